@@ -1,0 +1,1 @@
+"""The scheduler app: the composition root and the `scheduler` CLI."""

@@ -1,0 +1,22 @@
+"""Use cases: task control, run lifecycle, scheduling, access control, worker registry.
+
+They load through repository ports, decide through the domain, store, and publish.
+"""
+
+from scheduler_application.access import AccessControl, IssuedKey
+from scheduler_application.runs import RunControl, RunLifecycle
+from scheduler_application.scheduling import SchedulerService, SchedulingPolicy
+from scheduler_application.tasks import EDITABLE_FIELDS, TaskControl
+from scheduler_application.workers import WorkerRegistry
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "AccessControl",
+    "IssuedKey",
+    "RunControl",
+    "RunLifecycle",
+    "SchedulerService",
+    "SchedulingPolicy",
+    "TaskControl",
+    "WorkerRegistry",
+]

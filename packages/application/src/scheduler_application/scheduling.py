@@ -1,0 +1,157 @@
+"""The scheduler service: turns due fires into runs and pending runs into queue messages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from scheduler_application.runs import RunLifecycle
+from scheduler_domain import (
+    CancelRun,
+    Message,
+    RunDispatch,
+    RunStatus,
+    Task,
+    TaskRepository,
+    TaskRun,
+    TaskRunRepository,
+    Trigger,
+    worker_command_key,
+)
+from scheduler_errors import NotFound, SchedulerError
+from scheduler_foundation import Clock, MessageQueue
+
+
+class SchedulingPolicy:
+    """The knobs of one scheduling pass, from the dispatcher settings."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 200,
+        misfire_grace: timedelta = timedelta(seconds=60),
+        timeout_grace: timedelta = timedelta(seconds=30),
+        requeue_after: timedelta = timedelta(seconds=300),
+    ) -> None:
+        self.batch_size = batch_size
+        self.misfire_grace = misfire_grace
+        self.timeout_grace = timeout_grace
+        self.requeue_after = requeue_after
+
+
+class SchedulerService:
+    """One pass of scheduling work; the dispatcher loop calls these on every tick."""
+
+    def __init__(
+        self,
+        *,
+        tasks: TaskRepository,
+        runs: TaskRunRepository,
+        queue: MessageQueue,
+        lifecycle: RunLifecycle,
+        clock: Clock,
+        policy: SchedulingPolicy,
+    ) -> None:
+        self._tasks = tasks
+        self._runs = runs
+        self._queue = queue
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._policy = policy
+
+    async def fire_due_schedules(self) -> list[TaskRun]:
+        """Create one run per due cron fire (exactly one, however many dispatchers race)."""
+        now = self._clock.now()
+        created: list[TaskRun] = []
+        for task in await self._tasks.due(now, self._policy.batch_size):
+            plan = task.plan_fires(now, misfire_grace=self._policy.misfire_grace)
+            runs = [_scheduled_run(task, fire, now) for fire in plan.fires]
+            created += await self._tasks.record_fires(task, runs, plan.next_run_at)
+        return created
+
+    async def dispatch_pending(self) -> list[TaskRun]:
+        """Publish due pending runs, highest priority first; returns the runs published."""
+        claimed = await self._runs.claim_pending(self._clock.now(), self._policy.batch_size)
+        tasks: dict[int, Task | None] = {}
+        published: list[TaskRun] = []
+        for run in claimed:
+            if run.task_id not in tasks:
+                tasks[run.task_id] = await self._task_or_none(run.task_id)
+            if await self._publish(run, tasks[run.task_id]):
+                published.append(run)
+        return published
+
+    async def end_overdue_runs(self) -> list[TaskRun]:
+        """End as `timed_out` the running runs whose worker did not report within the timeout."""
+        now = self._clock.now()
+        grace = self._policy.timeout_grace.total_seconds()
+        ended: list[TaskRun] = []
+        for run in await self._runs.overdue(now, grace, self._policy.batch_size):
+            stored = await self._lifecycle.time_out(run, f"no report within {run.timeout_seconds}s timeout")
+            if stored is not None:
+                ended.append(stored)
+                await self._stop_on_worker(run)
+        return ended
+
+    async def requeue_stale(self) -> list[TaskRun]:
+        """Send again the runs queued so long ago that their message was probably lost."""
+        now = self._clock.now()
+        requeued: list[TaskRun] = []
+        for run in await self._runs.stale_queued(now - self._policy.requeue_after, self._policy.batch_size):
+            stored = await self._runs.transition(run.requeued(now), expected=RunStatus.QUEUED)
+            if stored is not None:
+                requeued.append(stored)
+        return requeued
+
+    async def _publish(self, run: TaskRun, task: Task | None) -> bool:
+        now = self._clock.now()
+        if task is None or not task.accepts_runs():
+            await self._runs.transition(
+                run.cancelled(now, "task archived or deleted"), expected=RunStatus.QUEUED
+            )
+            return False
+        message = Message(payload=_dispatch_of(run, task), correlation_id=str(run.id))
+        try:
+            await self._queue.publish(task.task_type.routing_key, message, priority=run.priority.rank)
+        except SchedulerError:
+            await self._runs.transition(run.requeued(now), expected=RunStatus.QUEUED)
+            raise
+        return True
+
+    async def _stop_on_worker(self, run: TaskRun) -> None:
+        if run.worker_id is None:
+            return
+        command = CancelRun(run_id=run.id, attempt=run.attempt, reason="timed out")
+        await self._queue.publish(worker_command_key(run.worker_id), Message(payload=command), priority=3)
+
+    async def _task_or_none(self, task_id: int) -> Task | None:
+        try:
+            return await self._tasks.get(task_id)
+        except NotFound:
+            return None
+
+
+def _scheduled_run(task: Task, fire: datetime, now: datetime) -> TaskRun:
+    return TaskRun(
+        task_id=task.id,
+        trigger=Trigger.SCHEDULE,
+        task_type=task.task_type,
+        priority=task.priority,
+        timeout_seconds=task.timeout_seconds,
+        scheduled_for=fire,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _dispatch_of(run: TaskRun, task: Task) -> RunDispatch:
+    arguments = {**task.arguments, **(run.arguments or {})}
+    return RunDispatch(
+        run_id=run.id,
+        task_id=task.id,
+        attempt=run.attempt,
+        task_type=task.task_type,
+        executor=task.executor_name,
+        command=task.command,
+        arguments=arguments,
+        timeout_seconds=run.timeout_seconds,
+    )

@@ -1,0 +1,172 @@
+"""Task control: create, edit, pause, resume, archive and trigger tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from scheduler_domain import (
+    Page,
+    Task,
+    TaskQuery,
+    TaskRepository,
+    TaskRun,
+    TaskRunRepository,
+    TaskStatus,
+    Trigger,
+    check_dependencies,
+    normalize_cron,
+)
+from scheduler_errors import Conflict, InvalidInput
+from scheduler_foundation import Clock, DispatchWakeup
+
+#: Fields a client may change with a partial update.
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "task_type",
+        "executor",
+        "command",
+        "arguments",
+        "schedule",
+        "timezone",
+        "misfire_policy",
+        "priority",
+        "max_retries",
+        "retry_backoff_seconds",
+        "timeout_seconds",
+        "dependencies",
+        "tags",
+        "metadata",
+    }
+)
+
+
+class TaskControl:
+    """The use cases of managing tasks."""
+
+    def __init__(
+        self,
+        *,
+        tasks: TaskRepository,
+        runs: TaskRunRepository,
+        clock: Clock,
+        wakeup: DispatchWakeup,
+        executors: frozenset[str],
+    ) -> None:
+        self._tasks = tasks
+        self._runs = runs
+        self._clock = clock
+        self._wakeup = wakeup
+        self._executors = executors
+
+    async def create(self, draft: Task) -> Task:
+        """Store a new task, its schedule normalised and its first fire computed."""
+        now = self._clock.now()
+        task = msgspec.structs.replace(
+            draft,
+            id=0,
+            status=TaskStatus.ACTIVE,
+            schedule=_normalized(draft.schedule),
+            created_at=now,
+            updated_at=now,
+            last_run_at=None,
+        )
+        await self._check_references(task)
+        return await self._tasks.add(task.rescheduled(now))
+
+    async def get(self, task_id: int) -> Task:
+        """One task."""
+        return await self._tasks.get(task_id)
+
+    async def page(self, query: TaskQuery) -> Page[Task]:
+        """One page of tasks."""
+        return await self._tasks.page(query)
+
+    async def update(self, task_id: int, changes: Mapping[str, Any]) -> Task:
+        """Apply a partial update; the schedule's next fire is recomputed."""
+        unknown = sorted(set(changes) - EDITABLE_FIELDS)
+        if unknown:
+            raise InvalidInput.for_field(unknown[0], "cannot be changed")
+        current = await self._tasks.get(task_id)
+        if current.status is TaskStatus.ARCHIVED:
+            raise Conflict(f"task {task_id} is archived and cannot be changed")
+        now = self._clock.now()
+        fields = dict(changes)
+        if "schedule" in fields:
+            fields["schedule"] = _normalized(fields["schedule"])
+        edited = msgspec.structs.replace(current, **fields, updated_at=now)
+        await self._check_references(edited)
+        if _timing_changed(current, edited):
+            edited = edited.rescheduled(now)
+        return await self._tasks.update(edited)
+
+    async def pause(self, task_id: int) -> Task:
+        """Stop the task's schedule from firing."""
+        task = await self._tasks.get(task_id)
+        return await self._tasks.update(task.paused(self._clock.now()))
+
+    async def resume(self, task_id: int) -> Task:
+        """Let the task's schedule fire again, from now on."""
+        task = await self._tasks.get(task_id)
+        return await self._tasks.update(task.resumed(self._clock.now()))
+
+    async def archive(self, task_id: int) -> Task:
+        """Retire the task; its runs stay in the history."""
+        task = await self._tasks.get(task_id)
+        return await self._tasks.update(task.archived(self._clock.now()))
+
+    async def trigger(
+        self,
+        task_id: int,
+        *,
+        arguments: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> TaskRun:
+        """Create a run to start now and wake the dispatchers.
+
+        With an `idempotency_key`, triggering the same task twice with that key returns the
+        first run instead of creating another.
+        """
+        task = await self._tasks.get(task_id)
+        if not task.accepts_runs():
+            raise Conflict(f"task {task_id} is archived and cannot be triggered")
+        now = self._clock.now()
+        run = TaskRun(
+            task_id=task.id,
+            trigger=Trigger.MANUAL,
+            task_type=task.task_type,
+            priority=task.priority,
+            timeout_seconds=task.timeout_seconds,
+            arguments=dict(arguments) if arguments is not None else None,
+            idempotency_key=idempotency_key,
+            scheduled_for=now,
+            created_at=now,
+            updated_at=now,
+        )
+        stored = await self._runs.add(run)
+        self._wakeup.notify()
+        return stored
+
+    async def _check_references(self, task: Task) -> None:
+        if task.executor_name not in self._executors:
+            known = ", ".join(sorted(self._executors))
+            field = "executor" if task.executor else "task_type"
+            raise InvalidInput.for_field(
+                field, f"no executor {task.executor_name!r} is available (known: {known})"
+            )
+        if task.dependencies:
+            check_dependencies(task.id, task.dependencies, graph=await self._tasks.dependency_graph())
+
+
+def _normalized(schedule: str | None) -> str | None:
+    if schedule is None or not schedule.strip():
+        return None
+    return normalize_cron(schedule)
+
+
+def _timing_changed(before: Task, after: Task) -> bool:
+    return (before.schedule, before.timezone) != (after.schedule, after.timezone)

@@ -1,0 +1,49 @@
+"""Worker registry: registration, heartbeats, deregistration."""
+
+from __future__ import annotations
+
+import msgspec
+
+from scheduler_domain import WorkerInfo, WorkerRepository, WorkerStatus
+from scheduler_errors import InvalidInput
+from scheduler_foundation import Clock
+
+
+class WorkerRegistry:
+    """The use cases of workers announcing themselves."""
+
+    def __init__(self, *, workers: WorkerRepository, clock: Clock) -> None:
+        self._workers = workers
+        self._clock = clock
+
+    async def register(self, worker: WorkerInfo) -> WorkerInfo:
+        """Record a worker as online (re-registering replaces the old record)."""
+        if not worker.task_types:
+            raise InvalidInput.for_field("task_types", "must name at least one task type")
+        if worker.max_concurrent_tasks < 1:
+            raise InvalidInput.for_field("max_concurrent_tasks", "must be at least 1")
+        now = self._clock.now()
+        online = msgspec.structs.replace(
+            worker, status=WorkerStatus.ONLINE, registered_at=now, last_heartbeat=now, current_task_count=0
+        )
+        return await self._workers.save(online)
+
+    async def heartbeat(
+        self, worker_id: str, *, current_task_count: int, status: WorkerStatus | None = None
+    ) -> WorkerInfo:
+        """Record that the worker is alive."""
+        worker = await self._workers.get(worker_id)
+        beat = worker.heartbeat(self._clock.now(), current_task_count=current_task_count, status=status)
+        return await self._workers.save(beat)
+
+    async def deregister(self, worker_id: str) -> None:
+        """Forget a worker that stopped."""
+        await self._workers.remove(worker_id)
+
+    async def get(self, worker_id: str) -> WorkerInfo:
+        """One worker."""
+        return await self._workers.get(worker_id)
+
+    async def all(self) -> list[WorkerInfo]:
+        """Every worker."""
+        return await self._workers.all()

@@ -1,0 +1,122 @@
+"""Typed settings, one frozen struct per section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msgspec import Struct
+
+from scheduler_errors import InvalidInput
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+class DatabaseConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the state lives: `sqlite:///path/to/file.db` (embedded) or `postgresql://...`."""
+
+    url: str = ""
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    connect_timeout_seconds: float = 5.0
+    statement_timeout_seconds: float = 30.0
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded SQLite store."""
+        return self.url.startswith(SQLITE_PREFIX)
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file of a `sqlite:///` URL."""
+        if not self.is_sqlite:
+            raise InvalidInput.for_field("database.url", f"{self.url!r} is not a sqlite:/// URL")
+        return Path(self.url.removeprefix(SQLITE_PREFIX))
+
+
+class MessageQueueConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The broker: `memory://` (in-process), `redis://...` or `amqp://...`."""
+
+    url: str = "memory://"
+    prefetch: int = 16
+
+    @property
+    def is_in_process(self) -> bool:
+        """True for the in-process queue, which only one process can use."""
+        return self.url.startswith("memory://")
+
+
+class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The REST API server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1024 * 1024
+    metrics_public: bool = True
+
+
+class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The scheduling loop."""
+
+    scan_interval_seconds: float = 1.0
+    batch_size: int = 200
+    misfire_grace_seconds: float = 60.0
+    timeout_grace_seconds: float = 30.0
+    requeue_after_seconds: float = 300.0
+
+
+class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A worker process (or the worker inside `standalone`)."""
+
+    worker_id: str = ""
+    task_types: tuple[str, ...] = ("shell",)
+    concurrency: int = 4
+    output_limit_bytes: int = 1024 * 1024
+    kill_grace_seconds: float = 5.0
+    api_url: str = "http://127.0.0.1:8080"
+    api_key: str = ""
+
+
+class LoggingConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Structured logs on stderr."""
+
+    level: str = "INFO"
+    format: str = "json"
+
+
+class AppConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every setting of a scheduler process."""
+
+    data_dir: str = ".scheduler"
+    admin_api_key: str = ""
+    database: DatabaseConfig = DatabaseConfig()
+    queue: MessageQueueConfig = MessageQueueConfig()
+    api: ApiConfig = ApiConfig()
+    dispatcher: DispatcherConfig = DispatcherConfig()
+    worker: WorkerConfig = WorkerConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def database_url(self) -> str:
+        """The configured database URL, defaulting to a SQLite file in `data_dir`."""
+        return self.database.url or f"{SQLITE_PREFIX}{Path(self.data_dir) / 'scheduler.db'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when storage or queue can only serve one process (SQLite, in-process queue)."""
+        return self.database_url.startswith(SQLITE_PREFIX) or self.queue.is_in_process
+
+
+def _check(config: AppConfig) -> None:
+    if not 1 <= config.api.port <= 65535:
+        raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
+    if config.worker.concurrency < 1:
+        raise InvalidInput.for_field("worker.concurrency", "must be at least 1")
+    if config.dispatcher.scan_interval_seconds <= 0:
+        raise InvalidInput.for_field("dispatcher.scan_interval_seconds", "must be positive")
+    if config.admin_api_key and len(config.admin_api_key) < 16:
+        raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
+    if config.logging.format not in ("json", "console"):
+        raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")

@@ -1,0 +1,1 @@
+"""The scheduling loop: cron fires, dispatch, retries, timeouts."""

@@ -1,0 +1,95 @@
+"""Entities, value objects, state machines, cron and DAG rules, repository ports.
+
+Pure Python: no framework, no driver, no I/O.
+"""
+
+from scheduler_domain.dag import check_dependencies
+from scheduler_domain.message import (
+    CancelRun,
+    Message,
+    RunDispatch,
+    decode_message,
+    encode_message,
+    worker_command_key,
+)
+from scheduler_domain.ports import (
+    ApiKeyRepository,
+    TaskRepository,
+    TaskRunRepository,
+    WorkerRepository,
+)
+from scheduler_domain.query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Page,
+    RunQuery,
+    TaskQuery,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
+from scheduler_domain.retry import RetryPolicy
+from scheduler_domain.run import TRANSITIONS, WORKER_LOST, RunOutcome, TaskRun, can_move
+from scheduler_domain.schedule import has_seconds, next_fire_after, normalize_cron, parse_timezone
+from scheduler_domain.security import ApiKey, Permission, Principal, Role, generate_key, hash_key
+from scheduler_domain.task import FirePlan, Task
+from scheduler_domain.values import (
+    MisfirePolicy,
+    Priority,
+    RunStatus,
+    TaskStatus,
+    TaskType,
+    Trigger,
+    WorkerStatus,
+    utc_now,
+)
+from scheduler_domain.worker import WorkerInfo
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "TRANSITIONS",
+    "WORKER_LOST",
+    "ApiKey",
+    "ApiKeyRepository",
+    "CancelRun",
+    "FirePlan",
+    "Message",
+    "MisfirePolicy",
+    "Page",
+    "Permission",
+    "Principal",
+    "Priority",
+    "RetryPolicy",
+    "Role",
+    "RunDispatch",
+    "RunOutcome",
+    "RunQuery",
+    "RunStatus",
+    "Task",
+    "TaskQuery",
+    "TaskRepository",
+    "TaskRun",
+    "TaskRunRepository",
+    "TaskStatus",
+    "TaskType",
+    "Trigger",
+    "WorkerInfo",
+    "WorkerRepository",
+    "WorkerStatus",
+    "can_move",
+    "check_dependencies",
+    "check_limit",
+    "decode_cursor",
+    "decode_message",
+    "encode_cursor",
+    "encode_message",
+    "generate_key",
+    "has_seconds",
+    "hash_key",
+    "next_fire_after",
+    "normalize_cron",
+    "parse_timezone",
+    "utc_now",
+    "worker_command_key",
+]

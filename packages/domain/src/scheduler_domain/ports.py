@@ -1,0 +1,145 @@
+"""Repository ports: what the use cases need from storage, in the domain's words.
+
+Every implementation (in-memory fake, SQLite, PostgreSQL) passes the same conformance suite.
+Methods raise `NotFound` for an unknown id and `Unavailable` when the store does not answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from scheduler_domain.query import Page, RunQuery, TaskQuery
+from scheduler_domain.run import TaskRun
+from scheduler_domain.security import ApiKey
+from scheduler_domain.task import Task
+from scheduler_domain.values import RunStatus
+from scheduler_domain.worker import WorkerInfo
+
+
+class TaskRepository(Protocol):
+    """Stores tasks and hands out their due cron fires."""
+
+    async def add(self, task: Task) -> Task:
+        """Store a new task; returns it with its id. `Conflict` when the name is taken."""
+        ...
+
+    async def get(self, task_id: int) -> Task:
+        """The task with `task_id`."""
+        ...
+
+    async def update(self, task: Task) -> Task:
+        """Replace the stored task with the same id; returns what was stored."""
+        ...
+
+    async def page(self, query: TaskQuery) -> Page[Task]:
+        """One page of tasks matching `query`."""
+        ...
+
+    async def dependency_graph(self) -> Mapping[int, Collection[int]]:
+        """Every task id (archived included) mapped to the ids it depends on."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Task]:
+        """Active scheduled tasks whose `next_run_at` is at or before `now`, earliest first."""
+        ...
+
+    async def record_fires(
+        self, task: Task, runs: Sequence[TaskRun], next_run_at: datetime | None
+    ) -> list[TaskRun]:
+        """Atomically create `runs` for `task`'s due fires and advance its `next_run_at`.
+
+        Succeeds only if `task.next_run_at` is still the stored one, so that of several
+        dispatchers racing over the same fire exactly one creates its run; the others get [].
+        """
+        ...
+
+
+class TaskRunRepository(Protocol):
+    """Stores runs; every change of state is conditional on the state and attempt it expects."""
+
+    async def add(self, run: TaskRun) -> TaskRun:
+        """Store a new run; returns it with its id.
+
+        A run with an `idempotency_key` already used for the same task is not stored twice:
+        the existing run is returned instead.
+        """
+        ...
+
+    async def get(self, run_id: int) -> TaskRun:
+        """The run with `run_id`."""
+        ...
+
+    async def page(self, query: RunQuery) -> Page[TaskRun]:
+        """One page of runs matching `query`, newest first."""
+        ...
+
+    async def transition(
+        self, run: TaskRun, *, expected: RunStatus, follow_up: TaskRun | None = None
+    ) -> TaskRun | None:
+        """Store `run` if the stored row still has status `expected` and the same attempt.
+
+        `follow_up` (the next attempt of a retried run) is stored in the same transaction.
+        Returns the stored run, or None when the condition failed and nothing changed.
+        """
+        ...
+
+    async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
+        """Move up to `limit` pending runs due at `now` to `queued`, highest priority first.
+
+        A run is claimed by one caller only. Returns the runs as stored (status `queued`).
+        """
+        ...
+
+    async def overdue(self, now: datetime, grace_seconds: float, limit: int) -> list[TaskRun]:
+        """Running runs whose timeout plus `grace_seconds` has passed at `now`."""
+        ...
+
+    async def stale_queued(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Queued runs that were queued before `before` (their message may be lost)."""
+        ...
+
+
+class WorkerRepository(Protocol):
+    """Stores the workers known to the scheduler."""
+
+    async def save(self, worker: WorkerInfo) -> WorkerInfo:
+        """Insert or replace the worker with `worker.id`."""
+        ...
+
+    async def get(self, worker_id: str) -> WorkerInfo:
+        """The worker with `worker_id`."""
+        ...
+
+    async def all(self) -> list[WorkerInfo]:
+        """Every known worker, by id."""
+        ...
+
+    async def remove(self, worker_id: str) -> None:
+        """Forget the worker."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """Stores hashed API keys."""
+
+    async def add(self, key: ApiKey) -> ApiKey:
+        """Store a new key; returns it with its id."""
+        ...
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to `key_hash`, revoked or not, or None."""
+        ...
+
+    async def all(self) -> list[ApiKey]:
+        """Every key, by id."""
+        ...
+
+    async def revoke(self, key_id: int, now: datetime) -> None:
+        """Mark the key revoked at `now`; `NotFound` for an unknown id."""
+        ...
+
+    async def count(self) -> int:
+        """How many keys exist (revoked included)."""
+        ...

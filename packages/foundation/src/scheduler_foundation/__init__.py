@@ -1,0 +1,19 @@
+"""Ports the outer layers meet on: executors, the message queue, the clock, signals, lifecycle."""
+
+from scheduler_foundation.clock import Clock, SystemClock
+from scheduler_foundation.executor import ExecutorRegistry, TaskExecutor
+from scheduler_foundation.lifecycle import Service
+from scheduler_foundation.queue import Delivery, MessageQueue
+from scheduler_foundation.signals import DispatchWakeup, RunReporter
+
+__all__ = [
+    "Clock",
+    "Delivery",
+    "DispatchWakeup",
+    "ExecutorRegistry",
+    "MessageQueue",
+    "RunReporter",
+    "Service",
+    "SystemClock",
+    "TaskExecutor",
+]

@@ -1,0 +1,27 @@
+"""Ports through which the parts of the system nudge each other."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from scheduler_domain import RunOutcome
+
+
+class DispatchWakeup(Protocol):
+    """Tells the dispatchers that a run is ready now (a manual trigger), so none waits a scan."""
+
+    def notify(self) -> None:
+        """Wake the dispatchers as soon as possible; never blocks, never fails."""
+        ...
+
+
+class RunReporter(Protocol):
+    """How a worker tells the scheduler what happened to a run it took."""
+
+    async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
+        """Claim the run for execution; False when it must not run (cancelled, superseded)."""
+        ...
+
+    async def finish(self, run_id: int, attempt: int, worker_id: str, outcome: RunOutcome) -> None:
+        """Record how the run ended (applied once; a duplicate changes nothing)."""
+        ...

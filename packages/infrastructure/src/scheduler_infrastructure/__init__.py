@@ -1,0 +1,1 @@
+"""Adapters: SQLite repositories, in-process queue."""

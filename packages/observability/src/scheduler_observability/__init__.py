@@ -1,0 +1,1 @@
+"""Structured logging, tracing and metrics helpers."""

@@ -1,0 +1,1 @@
+"""Builders and in-memory fakes of every port, for tests."""
