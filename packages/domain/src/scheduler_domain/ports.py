@@ -22,7 +22,10 @@ class TaskRepository(Protocol):
     """Stores tasks and hands out their due cron fires."""
 
     async def add(self, task: Task) -> Task:
-        """Store a new task; returns it with its id. `Conflict` when the name is taken."""
+        """Store a new task; returns it with its id.
+
+        `Conflict` when another task that is not archived has the same name (also on `update`).
+        """
         ...
 
     async def get(self, task_id: int) -> Task:

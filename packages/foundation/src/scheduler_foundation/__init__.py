@@ -4,12 +4,13 @@ from scheduler_foundation.clock import Clock, SystemClock
 from scheduler_foundation.executor import ExecutorRegistry, TaskExecutor
 from scheduler_foundation.lifecycle import Service
 from scheduler_foundation.queue import Delivery, MessageQueue
-from scheduler_foundation.signals import DispatchWakeup, RunReporter
+from scheduler_foundation.signals import DispatchWakeup, DispatchWakeupListener, RunReporter
 
 __all__ = [
     "Clock",
     "Delivery",
     "DispatchWakeup",
+    "DispatchWakeupListener",
     "ExecutorRegistry",
     "MessageQueue",
     "RunReporter",

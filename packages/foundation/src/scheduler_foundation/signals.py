@@ -25,3 +25,11 @@ class RunReporter(Protocol):
     async def finish(self, run_id: int, attempt: int, worker_id: str, outcome: RunOutcome) -> None:
         """Record how the run ended (applied once; a duplicate changes nothing)."""
         ...
+
+
+class DispatchWakeupListener(Protocol):
+    """The dispatcher's side of `DispatchWakeup`."""
+
+    async def wait(self, timeout: float) -> bool:
+        """Return when notified (True) or after `timeout` seconds (False), whichever is first."""
+        ...

@@ -1,1 +1,27 @@
-"""Builders and in-memory fakes of every port, for tests."""
+"""Builders and in-memory fakes of every port, for tests (never imported by production code)."""
+
+from scheduler_testing.builders import a_dispatch, a_run, a_task
+from scheduler_testing.clock import FakeClock
+from scheduler_testing.queue import FakeDelivery, FakeMessageQueue
+from scheduler_testing.repositories import (
+    FakeApiKeyRepository,
+    FakeTaskRepository,
+    FakeTaskRunRepository,
+    FakeWorkerRepository,
+)
+from scheduler_testing.signals import FakeRunReporter, FakeWakeup
+
+__all__ = [
+    "FakeApiKeyRepository",
+    "FakeClock",
+    "FakeDelivery",
+    "FakeMessageQueue",
+    "FakeRunReporter",
+    "FakeTaskRepository",
+    "FakeTaskRunRepository",
+    "FakeWakeup",
+    "FakeWorkerRepository",
+    "a_dispatch",
+    "a_run",
+    "a_task",
+]

@@ -1,0 +1,255 @@
+"""In-memory fakes of the repository ports, honouring the same contract as the real ones."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+
+from scheduler_domain import (
+    ApiKey,
+    Page,
+    RunQuery,
+    RunStatus,
+    Task,
+    TaskQuery,
+    TaskRun,
+    TaskStatus,
+    WorkerInfo,
+)
+from scheduler_errors import Conflict, NotFound
+
+
+class FakeTaskRepository:
+    """Tasks in a dict."""
+
+    def __init__(self, runs: FakeTaskRunRepository | None = None) -> None:
+        self.rows: dict[int, Task] = {}
+        self.runs = runs or FakeTaskRunRepository()
+        self._next_id = 1
+
+    async def add(self, task: Task) -> Task:
+        """Store a new task with the next id."""
+        if self._name_taken(task):
+            raise Conflict(f"a task named {task.name!r} already exists")
+        stored = msgspec.structs.replace(task, id=self._next_id)
+        self._next_id += 1
+        self.rows[stored.id] = stored
+        return stored
+
+    async def get(self, task_id: int) -> Task:
+        """The task, or `NotFound`."""
+        try:
+            return self.rows[task_id]
+        except KeyError:
+            raise NotFound("task", task_id) from None
+
+    async def update(self, task: Task) -> Task:
+        """Replace the stored task."""
+        await self.get(task.id)
+        if self._name_taken(task):
+            raise Conflict(f"a task named {task.name!r} already exists")
+        self.rows[task.id] = task
+        return task
+
+    def _name_taken(self, task: Task) -> bool:
+        """Names are unique among tasks that are not archived."""
+        if task.status is TaskStatus.ARCHIVED:
+            return False
+        return any(
+            row.name == task.name and row.id != task.id and row.status is not TaskStatus.ARCHIVED
+            for row in self.rows.values()
+        )
+
+    async def page(self, query: TaskQuery) -> Page[Task]:
+        """Tasks matching the query, by id."""
+        rows = [
+            task
+            for task in sorted(self.rows.values(), key=lambda t: t.id)
+            if _task_matches(task, query) and (query.after_id is None or task.id > query.after_id)
+        ][: query.limit + 1]
+        last = rows[query.limit - 1].id if len(rows) > query.limit else None
+        return Page.of(rows, limit=query.limit, last_id=last)
+
+    async def dependency_graph(self) -> Mapping[int, Collection[int]]:
+        """Every task's dependencies."""
+        return {task.id: task.dependencies for task in self.rows.values()}
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Task]:
+        """Active scheduled tasks due at `now`."""
+        due = [
+            t
+            for t in self.rows.values()
+            if t.status is TaskStatus.ACTIVE and t.next_run_at is not None and t.next_run_at <= now
+        ]
+        return sorted(due, key=lambda t: (t.next_run_at, t.id))[:limit]
+
+    async def record_fires(
+        self, task: Task, runs: Sequence[TaskRun], next_run_at: datetime | None
+    ) -> list[TaskRun]:
+        """Create the fires' runs if `task.next_run_at` is unchanged."""
+        stored = self.rows.get(task.id)
+        if stored is None or stored.next_run_at != task.next_run_at:
+            return []
+        created = [await self.runs.add(run) for run in runs]
+        last_run_at = runs[-1].scheduled_for if runs else stored.last_run_at
+        self.rows[task.id] = msgspec.structs.replace(stored, next_run_at=next_run_at, last_run_at=last_run_at)
+        return created
+
+
+def _task_matches(task: Task, query: TaskQuery) -> bool:
+    return (
+        (query.status is None or task.status is query.status)
+        and (query.task_type is None or task.task_type is query.task_type)
+        and (query.tag is None or query.tag in task.tags)
+        and (query.name is None or query.name.lower() in task.name.lower())
+    )
+
+
+class FakeTaskRunRepository:
+    """Runs in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, TaskRun] = {}
+        self._next_id = 1
+
+    async def add(self, run: TaskRun) -> TaskRun:
+        """Store a new run (or return the one with the same idempotency key)."""
+        if run.idempotency_key is not None:
+            for row in self.rows.values():
+                if row.task_id == run.task_id and row.idempotency_key == run.idempotency_key:
+                    return row
+        stored = msgspec.structs.replace(run, id=self._next_id)
+        self._next_id += 1
+        self.rows[stored.id] = stored
+        return stored
+
+    async def get(self, run_id: int) -> TaskRun:
+        """The run, or `NotFound`."""
+        try:
+            return self.rows[run_id]
+        except KeyError:
+            raise NotFound("run", run_id) from None
+
+    async def page(self, query: RunQuery) -> Page[TaskRun]:
+        """Runs matching the query, newest first."""
+        rows = [
+            run
+            for run in sorted(self.rows.values(), key=lambda r: -r.id)
+            if _run_matches(run, query) and (query.before_id is None or run.id < query.before_id)
+        ][: query.limit + 1]
+        last = rows[query.limit - 1].id if len(rows) > query.limit else None
+        return Page.of(rows, limit=query.limit, last_id=last)
+
+    async def transition(
+        self, run: TaskRun, *, expected: RunStatus, follow_up: TaskRun | None = None
+    ) -> TaskRun | None:
+        """Store `run` if the stored one is still `expected` at the same attempt."""
+        stored = self.rows.get(run.id)
+        if stored is None or stored.status is not expected or stored.attempt != run.attempt:
+            return None
+        self.rows[run.id] = run
+        if follow_up is not None:
+            await self.add(follow_up)
+        return run
+
+    async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
+        """Queue the due pending runs, highest priority first."""
+        due = [
+            r
+            for r in self.rows.values()
+            if r.status is RunStatus.PENDING and (r.scheduled_for is None or r.scheduled_for <= now)
+        ]
+        due.sort(key=lambda r: (-r.priority.rank, r.scheduled_for or now, r.id))
+        claimed = [r.queued(now) for r in due[:limit]]
+        for run in claimed:
+            self.rows[run.id] = run
+        return claimed
+
+    async def overdue(self, now: datetime, grace_seconds: float, limit: int) -> list[TaskRun]:
+        """Running runs past their timeout plus grace."""
+        grace = timedelta(seconds=grace_seconds)
+        late = [r for r in self.rows.values() if (d := r.deadline(grace)) is not None and d <= now]
+        return sorted(late, key=lambda r: r.id)[:limit]
+
+    async def stale_queued(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Runs queued before `before`."""
+        stale = [
+            r
+            for r in self.rows.values()
+            if r.status is RunStatus.QUEUED and r.queued_at is not None and r.queued_at < before
+        ]
+        return sorted(stale, key=lambda r: r.id)[:limit]
+
+
+def _run_matches(run: TaskRun, query: RunQuery) -> bool:
+    return (
+        (query.task_id is None or run.task_id == query.task_id)
+        and (query.status is None or run.status is query.status)
+        and (query.worker_id is None or run.worker_id == query.worker_id)
+        and (query.since is None or (run.created_at is not None and run.created_at >= query.since))
+    )
+
+
+class FakeWorkerRepository:
+    """Workers in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, WorkerInfo] = {}
+
+    async def save(self, worker: WorkerInfo) -> WorkerInfo:
+        """Insert or replace."""
+        self.rows[worker.id] = worker
+        return worker
+
+    async def get(self, worker_id: str) -> WorkerInfo:
+        """The worker, or `NotFound`."""
+        try:
+            return self.rows[worker_id]
+        except KeyError:
+            raise NotFound("worker", worker_id) from None
+
+    async def all(self) -> list[WorkerInfo]:
+        """Every worker by id."""
+        return [self.rows[key] for key in sorted(self.rows)]
+
+    async def remove(self, worker_id: str) -> None:
+        """Forget the worker."""
+        await self.get(worker_id)
+        del self.rows[worker_id]
+
+
+class FakeApiKeyRepository:
+    """API keys in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, ApiKey] = {}
+        self._next_id = 1
+
+    async def add(self, key: ApiKey) -> ApiKey:
+        """Store a new key."""
+        if any(row.key_hash == key.key_hash for row in self.rows.values()):
+            raise Conflict("an API key with this secret already exists")
+        stored = msgspec.structs.replace(key, id=self._next_id)
+        self._next_id += 1
+        self.rows[stored.id] = stored
+        return stored
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, or None."""
+        return next((row for row in self.rows.values() if row.key_hash == key_hash), None)
+
+    async def all(self) -> list[ApiKey]:
+        """Every key by id."""
+        return [self.rows[key] for key in sorted(self.rows)]
+
+    async def revoke(self, key_id: int, now: datetime) -> None:
+        """Mark revoked."""
+        if key_id not in self.rows:
+            raise NotFound("api key", key_id)
+        self.rows[key_id] = msgspec.structs.replace(self.rows[key_id], revoked_at=now)
+
+    async def count(self) -> int:
+        """How many keys."""
+        return len(self.rows)

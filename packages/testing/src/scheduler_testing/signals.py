@@ -1,0 +1,41 @@
+"""Fakes of the signal ports."""
+
+from __future__ import annotations
+
+from scheduler_domain import RunOutcome
+
+
+class FakeWakeup:
+    """Counts how often the dispatchers were woken."""
+
+    def __init__(self) -> None:
+        self.notified = 0
+
+    def notify(self) -> None:
+        """Count one wake-up."""
+        self.notified += 1
+
+
+class FakeRunReporter:
+    """Records what a worker reported; `refuse` lists run ids whose start is refused."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[int, int, str]] = []
+        self.finished: list[tuple[int, int, str, RunOutcome]] = []
+        self.refuse: set[int] = set()
+
+    async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
+        """Accept unless refused."""
+        if run_id in self.refuse:
+            return False
+        self.started.append((run_id, attempt, worker_id))
+        return True
+
+    async def finish(self, run_id: int, attempt: int, worker_id: str, outcome: RunOutcome) -> None:
+        """Record the outcome."""
+        self.finished.append((run_id, attempt, worker_id, outcome))
+
+    def outcome_of(self, run_id: int) -> RunOutcome | None:
+        """The last outcome reported for `run_id`."""
+        found = [outcome for rid, _, _, outcome in self.finished if rid == run_id]
+        return found[-1] if found else None
