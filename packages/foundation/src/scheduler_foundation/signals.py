@@ -30,6 +30,6 @@ class RunReporter(Protocol):
 class DispatchWakeupListener(Protocol):
     """The dispatcher's side of `DispatchWakeup`."""
 
-    async def wait(self, timeout: float) -> bool:
-        """Return when notified (True) or after `timeout` seconds (False), whichever is first."""
+    async def wait(self, max_wait: float) -> bool:
+        """Return when notified (True) or after `max_wait` seconds (False), whichever is first."""
         ...
