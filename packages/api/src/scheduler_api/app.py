@@ -1,0 +1,83 @@
+"""The app factory: a fresh Litestar app wired to the use cases it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
+from litestar.routes import HTTPRoute
+
+from scheduler_api.auth import principal_guard, undeclared_routes
+from scheduler_api.openapi import SECURITY, openapi_config
+from scheduler_api.problems import exception_handlers
+from scheduler_api.routes.api_keys import ApiKeyRoutes
+from scheduler_api.routes.health import Readiness, health, readiness_route
+from scheduler_api.routes.runs import RunRoutes
+from scheduler_api.routes.tasks import TaskRoutes
+from scheduler_api.routes.workers import WorkerRoutes
+from scheduler_application import AccessControl, RunControl, TaskControl, WorkerRegistry
+
+API_PREFIX = "/api/v1"
+ONE_MIB = 1024 * 1024
+
+
+def create_app(
+    *,
+    tasks: TaskControl,
+    runs: RunControl,
+    access: AccessControl,
+    workers: WorkerRegistry,
+    readiness: Readiness,
+    max_body_bytes: int = ONE_MIB,
+    debug: bool = False,
+) -> Litestar:
+    """A new app serving the REST API over the given use cases.
+
+    Logging is left to the caller (the app configures it); unexpected errors are logged on the
+    `scheduler_api.problems` logger.
+    """
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes],
+        guards=[principal_guard(access)],
+        security=SECURITY,
+        dependencies={
+            "tasks": _provide(tasks),
+            "runs": _provide(runs),
+            "access": _provide(access),
+            "workers": _provide(workers),
+        },
+    )
+    app = Litestar(
+        route_handlers=[health, readiness_route(readiness), api],
+        exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(),
+        request_max_body_size=max_body_bytes,
+        logging_config=None,
+        debug=debug,
+    )
+    _refuse_undeclared_permissions(app)
+    return app
+
+
+def _provide(value: Any) -> Provide:
+    def dependency() -> Any:
+        return value
+
+    return Provide(dependency, sync_to_thread=False, use_cache=True)
+
+
+def _refuse_undeclared_permissions(app: Litestar) -> None:
+    """Fail at start-up, not in production, when a protected route forgets its permission."""
+    missing = undeclared_routes(_protected_handlers(app))
+    if missing:
+        raise RuntimeError(f"routes under {API_PREFIX} without a declared permission: {missing}")
+
+
+def _protected_handlers(app: Litestar) -> Iterable[BaseRouteHandler]:
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith(API_PREFIX):
+            yield from route.route_handlers

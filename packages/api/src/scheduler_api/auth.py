@@ -1,0 +1,86 @@
+"""Who is calling, and may they: credentials, the principal they stand for, route permissions.
+
+Every route under `/api/v1` declares the permission it needs with `opt=requires(...)`; one guard
+authenticates the caller on each request (nothing is cached, so a revoked key fails at once) and
+checks that permission. A route that forgets to declare one is refused when the app is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from scheduler_application import AccessControl
+from scheduler_domain import Permission, Principal
+from scheduler_errors import PermissionDenied, Unauthenticated
+
+PERMISSION_OPT = "permission"
+API_KEY_HEADER = "X-API-Key"
+_BEARER = "bearer"
+
+
+def requires(permission: Permission) -> dict[str, Any]:
+    """The route option that says which permission a route needs."""
+    return {PERMISSION_OPT: permission}
+
+
+def permission_of(handler: BaseRouteHandler) -> Permission | None:
+    """The permission a route handler declared, if any."""
+    permission = handler.opt.get(PERMISSION_OPT)
+    return permission if isinstance(permission, Permission) else None
+
+
+def credential_of(headers: Headers) -> str | None:
+    """The secret in `X-API-Key`, else in `Authorization: Bearer`; None when neither is given.
+
+    Until JWTs arrive, a bearer value is read as an API key.
+    """
+    if key := headers.get(API_KEY_HEADER, "").strip():
+        return key
+    scheme, _, value = headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == _BEARER and value.strip():
+        return value.strip()
+    return None
+
+
+def principal_guard(access: AccessControl) -> Guard:
+    """A guard that authenticates every request and checks the route's permission."""
+
+    async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        if _answers_options_only(handler):
+            return
+        permission = permission_of(handler)
+        if permission is None:
+            raise PermissionDenied(f"route {handler.handler_name} declares no permission")
+        principal = await _authenticate(access, connection.headers)
+        if not principal.may(permission):
+            raise PermissionDenied(f"role {principal.role} lacks the {permission} permission")
+        connection.state.principal = principal
+
+    return authorize
+
+
+def undeclared_routes(handlers: Iterable[BaseRouteHandler]) -> list[str]:
+    """Names of the handlers among `handlers` that declare no permission (OPTIONS needs none)."""
+    return sorted(
+        handler.handler_name
+        for handler in handlers
+        if permission_of(handler) is None and not _answers_options_only(handler)
+    )
+
+
+def _answers_options_only(handler: BaseRouteHandler) -> bool:
+    """Litestar's automatic OPTIONS handler: it only lists the allowed methods."""
+    return getattr(handler, "http_methods", None) == {"OPTIONS"}
+
+
+async def _authenticate(access: AccessControl, headers: Headers) -> Principal:
+    secret = credential_of(headers)
+    if secret is None:
+        raise Unauthenticated(f"send an API key in {API_KEY_HEADER} or as Authorization: Bearer <key>")
+    return await access.authenticate(secret)

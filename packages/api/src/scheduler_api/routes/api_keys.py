@@ -1,0 +1,36 @@
+"""`/api/v1/api-keys`: issue, list and revoke API keys."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody
+
+from scheduler_api import mapping
+from scheduler_api.auth import requires
+from scheduler_api.openapi import problems
+from scheduler_api.routes.params import Access
+from scheduler_api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, PageOut
+from scheduler_domain import Permission
+
+
+class ApiKeyRoutes(Controller):
+    """API keys."""
+
+    path = "/api-keys"
+    tags = ["api-keys"]
+
+    @post(opt=requires(Permission.SYSTEM_WRITE), responses=problems())
+    async def create_api_key(self, data: JSONBody[ApiKeyCreate], access: Access) -> ApiKeyCreated:
+        """Issue a key; its secret is in this response only and cannot be read again."""
+        issued = await access.issue(data.name, data.role, expires_at=mapping.as_utc(data.expires_at))
+        return mapping.key_created(issued)
+
+    @get(opt=requires(Permission.SYSTEM_READ), responses=problems())
+    async def list_api_keys(self, access: Access) -> PageOut[ApiKeyOut]:
+        """Every key, revoked ones included, never a secret or a hash."""
+        return mapping.key_page(await access.list_keys())
+
+    @delete("/{key_id:int}", opt=requires(Permission.SYSTEM_WRITE), responses=problems(404))
+    async def revoke_api_key(self, key_id: FromPath[int], access: Access) -> None:
+        """Revoke a key at once."""
+        await access.revoke(key_id)

@@ -1,0 +1,55 @@
+"""`/api/v1/workers`: workers announce themselves, beat, and leave."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody
+
+from scheduler_api import mapping
+from scheduler_api.auth import requires
+from scheduler_api.openapi import problems
+from scheduler_api.routes.params import Workers
+from scheduler_api.schemas import HeartbeatIn, PageOut, WorkerOut, WorkerRegisterIn
+from scheduler_domain import Permission
+
+
+class WorkerRoutes(Controller):
+    """Workers."""
+
+    path = "/workers"
+    tags = ["workers"]
+
+    @post(opt=requires(Permission.WORKER_WRITE), responses=problems())
+    async def register_worker(self, data: JSONBody[WorkerRegisterIn], workers: Workers) -> WorkerOut:
+        """Register a worker (again: re-registering replaces the old record)."""
+        return mapping.worker_out(await workers.register(mapping.worker_info(data)))
+
+    @post(
+        "/{worker_id:str}/heartbeat",
+        status_code=200,
+        opt=requires(Permission.WORKER_WRITE),
+        responses=problems(404),
+    )
+    async def heartbeat(
+        self, worker_id: FromPath[str], data: JSONBody[HeartbeatIn], workers: Workers
+    ) -> WorkerOut:
+        """Record that a worker is alive and how busy it is."""
+        worker = await workers.heartbeat(
+            worker_id, current_task_count=data.current_task_count, status=data.status
+        )
+        return mapping.worker_out(worker)
+
+    @delete("/{worker_id:str}", opt=requires(Permission.WORKER_WRITE), responses=problems(404))
+    async def deregister_worker(self, worker_id: FromPath[str], workers: Workers) -> None:
+        """Forget a worker that stopped."""
+        await workers.deregister(worker_id)
+
+    @get(opt=requires(Permission.WORKER_READ), responses=problems())
+    async def list_workers(self, workers: Workers) -> PageOut[WorkerOut]:
+        """Every worker, by id, as one page."""
+        return mapping.worker_page(await workers.all())
+
+    @get("/{worker_id:str}", opt=requires(Permission.WORKER_READ), responses=problems(404))
+    async def get_worker(self, worker_id: FromPath[str], workers: Workers) -> WorkerOut:
+        """One worker."""
+        return mapping.worker_out(await workers.get(worker_id))

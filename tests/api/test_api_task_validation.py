@@ -1,0 +1,149 @@
+"""Bad task input gets the right status, names the field, and stores nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import MAX_BODY_BYTES, World, assert_problem, create_task, fields_of
+
+TASKS = "/api/v1/tasks"
+
+
+async def test_malformed_json_is_400(world: World, admin: httpx.AsyncClient) -> None:
+    response = await admin.post(TASKS, content=b'{"name": "x",', headers={"content-type": "application/json"})
+
+    assert_problem(response, 400)
+    assert world.task_rows.rows == {}
+
+
+async def test_a_missing_body_is_400(world: World, admin: httpx.AsyncClient) -> None:
+    response = await admin.post(TASKS)
+
+    assert "body" in assert_problem(response, 400)["detail"]
+    assert world.task_rows.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"command": "true"}, "name"),
+        ({"name": "x"}, "command"),
+        ({"name": "x", "command": "true", "max_retries": "many"}, "max_retries"),
+        ({"name": "x", "command": "true", "priority": "urgent"}, "priority"),
+        ({"name": "x", "command": "true", "task_type": "ftp"}, "task_type"),
+        ({"name": "x", "command": "true", "tags": ["ok", 3]}, "tags[1]"),
+        ({"name": "x", "command": "true", "schedul": "* * * * *"}, "schedul"),
+        ({"name": "x", "command": "true", "id": 7}, "id"),
+        ({"name": 5, "command": "true"}, "name"),
+    ],
+)
+async def test_a_wrong_shape_is_422_naming_the_field(
+    world: World, admin: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    response = await admin.post(TASKS, json=body)
+
+    assert fields_of(assert_problem(response, 422)) == [field]
+    assert world.task_rows.rows == {}
+
+
+async def test_a_body_that_is_not_an_object_is_422(world: World, admin: httpx.AsyncClient) -> None:
+    response = await admin.post(TASKS, json=[1, 2])
+
+    assert fields_of(assert_problem(response, 422)) == ["body"]
+    assert world.task_rows.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"schedule": "every minute"}, "schedule"),
+        ({"schedule": "61 * * * *"}, "schedule"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"executor": "docker"}, "executor"),
+        ({"task_type": "http"}, "task_type"),
+        ({"dependencies": [999]}, "dependencies"),
+        ({"timeout_seconds": 0}, "timeout_seconds"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"name": "   "}, "name"),
+    ],
+)
+async def test_an_unacceptable_value_is_422_naming_the_field(
+    world: World, admin: httpx.AsyncClient, extra: dict[str, Any], field: str
+) -> None:
+    response = await admin.post(TASKS, json={"name": "x", "command": "true", **extra})
+
+    problem = assert_problem(response, 422)
+    assert fields_of(problem) == [field]
+    assert problem["errors"][0]["message"]
+    assert world.task_rows.rows == {}
+
+
+async def test_a_dependency_cycle_via_patch_is_422_and_changes_nothing(
+    world: World, admin: httpx.AsyncClient
+) -> None:
+    first = await create_task(admin, name="first")
+    second = await create_task(admin, name="second", dependencies=[first["id"]])
+
+    response = await admin.patch(f"{TASKS}/{first['id']}", json={"dependencies": [second["id"]]})
+
+    problem = assert_problem(response, 422)
+    assert fields_of(problem) == ["dependencies"]
+    assert "cycle" in problem["detail"]
+    assert world.task_rows.rows[first["id"]].dependencies == ()
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"schedule": "nope"}, "schedule"),
+        ({"name": None}, "name"),
+        ({"status": "paused"}, "status"),
+        ({"timeout_seconds": "soon"}, "timeout_seconds"),
+    ],
+)
+async def test_a_bad_patch_is_422_and_changes_nothing(
+    world: World, admin: httpx.AsyncClient, patch: dict[str, Any], field: str
+) -> None:
+    task = await create_task(admin, schedule="0 * * * *")
+    before = world.task_rows.rows[task["id"]]
+
+    response = await admin.patch(f"{TASKS}/{task['id']}", json=patch)
+
+    assert fields_of(assert_problem(response, 422)) == [field]
+    assert world.task_rows.rows[task["id"]] == before
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"status": "sleeping"}, "status"),
+    ],
+)
+async def test_bad_listing_parameters_are_422(
+    admin: httpx.AsyncClient, params: dict[str, Any], field: str
+) -> None:
+    response = await admin.get(TASKS, params=params)
+
+    assert fields_of(assert_problem(response, 422)) == [field]
+
+
+async def test_the_largest_limit_is_accepted(admin: httpx.AsyncClient) -> None:
+    response = await admin.get(TASKS, params={"limit": 500})
+
+    assert response.status_code == 200
+
+
+async def test_an_oversized_body_is_413(world: World, admin: httpx.AsyncClient) -> None:
+    body = {"name": "big", "command": "true", "description": "x" * MAX_BODY_BYTES}
+
+    response = await admin.post(TASKS, json=body)
+
+    assert_problem(response, 413)
+    assert world.task_rows.rows == {}

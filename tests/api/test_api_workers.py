@@ -1,0 +1,108 @@
+"""Workers over REST: register, heartbeat, list, read, deregister."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from scheduler_domain import WorkerStatus
+from tests.api.conftest import World, assert_problem, fields_of
+
+WORKERS = "/api/v1/workers"
+
+
+def _registration(**overrides: Any) -> dict[str, Any]:
+    return {
+        "id": "host-1-123",
+        "hostname": "host-1",
+        "ip_address": "10.0.0.5",
+        "port": 9000,
+        "task_types": ["shell", "http"],
+        "max_concurrent_tasks": 4,
+        **overrides,
+    }
+
+
+async def test_register_is_201_and_online(world: World, admin: httpx.AsyncClient) -> None:
+    response = await admin.post(WORKERS, json=_registration(metadata={"zone": "a"}))
+
+    assert response.status_code == 201
+    worker = response.json()
+    assert worker["id"] == "host-1-123"
+    assert worker["status"] == "online"
+    assert worker["task_types"] == ["shell", "http"]
+    assert worker["metadata"] == {"zone": "a"}
+    assert worker["registered_at"] == "2026-01-01T00:00:00Z"
+    assert world.worker_rows.rows["host-1-123"].status is WorkerStatus.ONLINE
+
+
+async def test_register_without_an_id_gets_one_from_the_hostname(admin: httpx.AsyncClient) -> None:
+    body = _registration()
+    del body["id"]
+
+    first = (await admin.post(WORKERS, json=body)).json()
+    second = (await admin.post(WORKERS, json=body)).json()
+
+    assert first["id"].startswith("host-1-")
+    assert first["id"] != second["id"]
+
+
+async def test_register_with_bad_input_is_422_and_stores_nothing(
+    world: World, admin: httpx.AsyncClient
+) -> None:
+    no_types = await admin.post(WORKERS, json=_registration(task_types=[]))
+    no_host = await admin.post(WORKERS, json={k: v for k, v in _registration().items() if k != "hostname"})
+    bad_type = await admin.post(WORKERS, json=_registration(task_types=["ftp"]))
+
+    assert fields_of(assert_problem(no_types, 422)) == ["task_types"]
+    assert fields_of(assert_problem(no_host, 422)) == ["hostname"]
+    assert fields_of(assert_problem(bad_type, 422)) == ["task_types[0]"]
+    assert world.worker_rows.rows == {}
+
+
+async def test_heartbeat_records_load_and_time(world: World, admin: httpx.AsyncClient) -> None:
+    await admin.post(WORKERS, json=_registration())
+    world.clock.advance(30)
+
+    response = await admin.post(f"{WORKERS}/host-1-123/heartbeat", json={"current_task_count": 3})
+    draining = await admin.post(
+        f"{WORKERS}/host-1-123/heartbeat", json={"current_task_count": 1, "status": "draining"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["current_task_count"] == 3
+    assert response.json()["last_heartbeat"] == "2026-01-01T00:00:30Z"
+    assert draining.json()["status"] == "draining"
+    assert world.worker_rows.rows["host-1-123"].current_task_count == 1
+
+
+async def test_heartbeat_of_an_unknown_worker_is_404(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(f"{WORKERS}/ghost/heartbeat", json={"current_task_count": 0})
+
+    assert_problem(response, 404)
+
+
+async def test_list_and_get(admin: httpx.AsyncClient) -> None:
+    await admin.post(WORKERS, json=_registration(id="b"))
+    await admin.post(WORKERS, json=_registration(id="a"))
+
+    listed = (await admin.get(WORKERS)).json()
+    one = await admin.get(f"{WORKERS}/b")
+
+    assert [w["id"] for w in listed["items"]] == ["a", "b"]
+    assert listed["next_cursor"] is None
+    assert one.status_code == 200
+    assert one.json()["id"] == "b"
+    assert_problem(await admin.get(f"{WORKERS}/c"), 404)
+
+
+async def test_deregister_is_204_then_404(world: World, admin: httpx.AsyncClient) -> None:
+    await admin.post(WORKERS, json=_registration())
+
+    gone = await admin.delete(f"{WORKERS}/host-1-123")
+    again = await admin.delete(f"{WORKERS}/host-1-123")
+
+    assert gone.status_code == 204
+    assert world.worker_rows.rows == {}
+    assert_problem(again, 404)
