@@ -37,6 +37,18 @@ class SchedulingPolicy:
         self.timeout_grace = timeout_grace
         self.requeue_after = requeue_after
 
+    @classmethod
+    def from_seconds(
+        cls, *, batch_size: int, misfire_grace: float, timeout_grace: float, requeue_after: float
+    ) -> SchedulingPolicy:
+        """A policy from settings given in seconds."""
+        return cls(
+            batch_size=batch_size,
+            misfire_grace=timedelta(seconds=misfire_grace),
+            timeout_grace=timedelta(seconds=timeout_grace),
+            requeue_after=timedelta(seconds=requeue_after),
+        )
+
 
 class SchedulerService:
     """One pass of scheduling work; the dispatcher loop calls these on every tick."""
@@ -73,12 +85,23 @@ class SchedulerService:
         claimed = await self._runs.claim_pending(self._clock.now(), self._policy.batch_size)
         tasks: dict[int, Task | None] = {}
         published: list[TaskRun] = []
-        for run in claimed:
+        for index, run in enumerate(claimed):
             if run.task_id not in tasks:
                 tasks[run.task_id] = await self._task_or_none(run.task_id)
-            if await self._publish(run, tasks[run.task_id]):
-                published.append(run)
+            try:
+                if await self._publish(run, tasks[run.task_id]):
+                    published.append(run)
+            except SchedulerError:
+                # The queue is down: the runs claimed after this one go back too, rather than
+                # sitting `queued` with no message until `requeue_stale` finds them.
+                await self._put_back(claimed[index + 1 :])
+                raise
         return published
+
+    async def _put_back(self, runs: list[TaskRun]) -> None:
+        now = self._clock.now()
+        for run in runs:
+            await self._runs.transition(run.requeued(now), expected=RunStatus.QUEUED)
 
     async def end_overdue_runs(self) -> list[TaskRun]:
         """End as `timed_out` the running runs whose worker did not report within the timeout."""

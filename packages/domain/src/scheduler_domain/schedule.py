@@ -9,7 +9,8 @@ the first instant after the gap; a time that occurs twice (fall-back) fires once
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,7 +33,7 @@ def parse_timezone(name: str, *, field: str = "timezone") -> ZoneInfo:
     """The IANA zone called `name`, or `InvalidInput` naming `field`."""
     try:
         return _zone(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder such as `America`
         raise InvalidInput.for_field(field, f"unknown IANA time zone {name!r}") from exc
 
 
@@ -59,10 +60,47 @@ def normalize_cron(expression: str, *, field: str = "schedule") -> str:
 
 def next_fire_after(expression: str, timezone: str, after: datetime) -> datetime:
     """The first fire of `expression` strictly after `after`, in UTC."""
+    for fire in _fires(expression, timezone, after, reverse=False):
+        # cronsim works on the wall clock: from inside a repeated hour it can name the first
+        # occurrence of a time, which is before `after`.
+        if fire > after:
+            return fire
+    raise InvalidInput.for_field("schedule", f"{expression!r} never fires after {after.isoformat()}")
+
+
+def last_fire_before(expression: str, timezone: str, before: datetime) -> datetime | None:
+    """The last fire of `expression` strictly before `before`, in UTC, or None if there is none."""
+    for fire in _fires(expression, timezone, before, reverse=True):
+        if fire < before:
+            return fire
+    return None
+
+
+def _fires(expression: str, timezone: str, start: datetime, *, reverse: bool) -> Iterator[datetime]:
+    """Fires from `start` onwards (or backwards), in UTC.
+
+    cronsim applies the wall-clock DST rule (a skipped time fires at the first minute after the
+    gap, a repeated one fires once) only to five-field expressions at fixed times; six-field
+    expressions at fixed times (minute and hour not `*`) get the same rule here.
+    """
+    text = normalize_cron(expression)
     zone = parse_timezone(timezone)
-    local = after.astimezone(zone)
-    fire: datetime = next(CronSim(normalize_cron(expression), local))
-    return fire.astimezone(UTC)
+    local = start.astimezone(zone)
+    fields = text.split(" ")
+    if len(fields) == 6 and not fields[1].startswith("*") and not fields[2].startswith("*"):
+        for wall in CronSim(text, local.replace(tzinfo=None), reverse=reverse):
+            yield _on_wall_clock(wall, zone).astimezone(UTC)
+    else:
+        for fire in CronSim(text, local, reverse=reverse):
+            yield fire.astimezone(UTC)
+
+
+def _on_wall_clock(wall: datetime, zone: ZoneInfo) -> datetime:
+    """`wall` in `zone`: a repeated time at its first occurrence, a skipped one after the gap."""
+    moment = wall.replace(tzinfo=zone, fold=0)
+    while moment != moment.astimezone(UTC).astimezone(zone):
+        moment += timedelta(minutes=1)
+    return moment
 
 
 def has_seconds(expression: str) -> bool:

@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Struct
 
 from scheduler_domain.retry import RetryPolicy
-from scheduler_domain.schedule import next_fire_after, normalize_cron, parse_timezone
+from scheduler_domain.schedule import last_fire_before, next_fire_after, normalize_cron, parse_timezone
 from scheduler_domain.values import MisfirePolicy, Priority, TaskStatus, TaskType
 from scheduler_errors import Conflict, InvalidInput
 
@@ -97,11 +97,19 @@ class Task(Struct, frozen=True, kw_only=True):
 
         Fires late by at most `misfire_grace` are all kept (a busy dispatcher runs each one).
         Older fires were missed while no dispatcher ran: `run_once` keeps the latest of them,
-        `skip` keeps none.
+        `skip` keeps none. A task that is not active has no fire.
         """
+        if self.status is not TaskStatus.ACTIVE:
+            return FirePlan(fires=(), next_run_at=None)
         fires: list[datetime] = []
         missed: datetime | None = None
         cursor = self.next_run_at
+        if cursor is not None and self.schedule is not None and now - cursor > misfire_grace:
+            # Step over the missed fires at once: a per-second schedule missed for a week has
+            # 600k of them, too many to walk one by one.
+            latest = last_fire_before(self.schedule, self.timezone, now - misfire_grace)
+            missed = max(cursor, latest or cursor)
+            cursor = self.first_fire_after(missed)
         while cursor is not None and cursor <= now and len(fires) < limit:
             if now - cursor <= misfire_grace:
                 fires.append(cursor)

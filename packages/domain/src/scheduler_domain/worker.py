@@ -29,13 +29,13 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
     def heartbeat(
         self, now: datetime, *, current_task_count: int, status: WorkerStatus | None = None
     ) -> WorkerInfo:
-        """This worker, alive at `now`."""
+        """This worker, alive at `now`: online (even if marked offline) unless it is draining."""
         return msgspec.structs.replace(
             self,
             last_heartbeat=now,
             current_task_count=current_task_count,
             status=status
-            or (WorkerStatus.ONLINE if self.status is WorkerStatus.REGISTERING else self.status),
+            or (WorkerStatus.DRAINING if self.status is WorkerStatus.DRAINING else WorkerStatus.ONLINE),
         )
 
     def offline(self) -> WorkerInfo:

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from scheduler_domain import RunOutcome
 
 
 class FakeWakeup:
-    """Counts how often the dispatchers were woken."""
+    """Counts how often the dispatchers were woken; also serves as the dispatcher's listener."""
 
     def __init__(self) -> None:
         self.notified = 0
+        self.waits = 0
+        self._event = asyncio.Event()
 
     def notify(self) -> None:
-        """Count one wake-up."""
+        """Count one wake-up and release a waiting dispatcher."""
         self.notified += 1
+        self._event.set()
+
+    async def wait(self, max_wait: float) -> bool:
+        """Return True when notified, False after `max_wait` seconds."""
+        self.waits += 1
+        try:
+            async with asyncio.timeout(max_wait):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        self._event.clear()
+        return True
 
 
 class FakeRunReporter:

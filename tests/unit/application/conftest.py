@@ -1,0 +1,112 @@
+"""The use cases wired to the in-memory fakes, with a clock the tests move by hand."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from scheduler_application import (
+    AccessControl,
+    RunControl,
+    RunLifecycle,
+    SchedulerService,
+    SchedulingPolicy,
+    TaskControl,
+    WorkerRegistry,
+)
+from scheduler_testing import (
+    FakeApiKeyRepository,
+    FakeClock,
+    FakeMessageQueue,
+    FakeTaskRepository,
+    FakeTaskRunRepository,
+    FakeWakeup,
+    FakeWorkerRepository,
+)
+
+#: A Monday, in winter (New York is on EST, UTC-5).
+START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+EXECUTORS = frozenset({"shell", "http", "python"})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def runs() -> FakeTaskRunRepository:
+    return FakeTaskRunRepository()
+
+
+@pytest.fixture
+def tasks(runs: FakeTaskRunRepository) -> FakeTaskRepository:
+    return FakeTaskRepository(runs)
+
+
+@pytest.fixture
+def queue() -> FakeMessageQueue:
+    return FakeMessageQueue()
+
+
+@pytest.fixture
+def wakeup() -> FakeWakeup:
+    return FakeWakeup()
+
+
+@pytest.fixture
+def task_control(
+    tasks: FakeTaskRepository, runs: FakeTaskRunRepository, clock: FakeClock, wakeup: FakeWakeup
+) -> TaskControl:
+    return TaskControl(tasks=tasks, runs=runs, clock=clock, wakeup=wakeup, executors=EXECUTORS)
+
+
+@pytest.fixture
+def run_control(runs: FakeTaskRunRepository, queue: FakeMessageQueue, clock: FakeClock) -> RunControl:
+    return RunControl(runs=runs, queue=queue, clock=clock)
+
+
+@pytest.fixture
+def lifecycle(runs: FakeTaskRunRepository, tasks: FakeTaskRepository, clock: FakeClock) -> RunLifecycle:
+    return RunLifecycle(runs=runs, tasks=tasks, clock=clock, rng=random.Random(42))
+
+
+@pytest.fixture
+def policy() -> SchedulingPolicy:
+    return SchedulingPolicy()
+
+
+@pytest.fixture
+def scheduler(
+    tasks: FakeTaskRepository,
+    runs: FakeTaskRunRepository,
+    queue: FakeMessageQueue,
+    lifecycle: RunLifecycle,
+    clock: FakeClock,
+    policy: SchedulingPolicy,
+) -> SchedulerService:
+    return SchedulerService(
+        tasks=tasks, runs=runs, queue=queue, lifecycle=lifecycle, clock=clock, policy=policy
+    )
+
+
+@pytest.fixture
+def keys() -> FakeApiKeyRepository:
+    return FakeApiKeyRepository()
+
+
+@pytest.fixture
+def access(keys: FakeApiKeyRepository, clock: FakeClock) -> AccessControl:
+    return AccessControl(keys=keys, clock=clock)
+
+
+@pytest.fixture
+def workers() -> FakeWorkerRepository:
+    return FakeWorkerRepository()
+
+
+@pytest.fixture
+def registry(workers: FakeWorkerRepository, clock: FakeClock) -> WorkerRegistry:
+    return WorkerRegistry(workers=workers, clock=clock)

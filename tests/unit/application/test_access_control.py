@@ -1,0 +1,142 @@
+"""AccessControl against the fake key store: secrets shown once, only hashes kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import msgspec
+import pytest
+
+from scheduler_application import AccessControl
+from scheduler_domain import Role, hash_key
+from scheduler_errors import InvalidInput, NotFound, Unauthenticated
+from scheduler_testing import FakeApiKeyRepository, FakeClock
+
+from .conftest import START
+
+
+class TestIssue:
+    async def test_the_secret_is_returned_once_and_only_its_hash_stored(
+        self, access: AccessControl, keys: FakeApiKeyRepository
+    ) -> None:
+        issued = await access.issue("ci", Role.OPERATOR)
+
+        [stored] = keys.rows.values()
+        assert stored == issued.key
+        assert stored.key_hash == hash_key(issued.secret)
+        assert (stored.name, stored.role, stored.created_at) == ("ci", Role.OPERATOR, START)
+        assert issued.secret.encode() not in msgspec.json.encode(stored)
+        listed = await access.list_keys()
+        assert issued.secret.encode() not in msgspec.json.encode(listed)
+
+    async def test_every_key_has_its_own_secret(self, access: AccessControl) -> None:
+        first = await access.issue("a", Role.READONLY)
+        second = await access.issue("b", Role.READONLY)
+
+        assert first.secret != second.secret
+
+    @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+    async def test_a_bad_name_is_refused(
+        self, access: AccessControl, keys: FakeApiKeyRepository, name: str
+    ) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            await access.issue(name, Role.ADMIN)
+
+        assert caught.value.errors[0].field == "name"
+        assert keys.rows == {}
+
+    @pytest.mark.parametrize("offset", [timedelta(0), timedelta(seconds=-1)])
+    async def test_an_expiry_in_the_past_is_refused(
+        self, access: AccessControl, keys: FakeApiKeyRepository, offset: timedelta
+    ) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            await access.issue("old", Role.ADMIN, expires_at=START + offset)
+
+        assert caught.value.errors[0].field == "expires_at"
+        assert keys.rows == {}
+
+
+class TestAuthenticate:
+    async def test_a_valid_key_stands_for_its_role(self, access: AccessControl) -> None:
+        issued = await access.issue("deployer", Role.OPERATOR)
+
+        principal = await access.authenticate(issued.secret)
+
+        assert principal.role is Role.OPERATOR
+        assert principal.subject == f"apikey:{issued.key.id}:deployer"
+
+    async def test_an_unknown_key_is_refused(self, access: AccessControl) -> None:
+        await access.issue("real", Role.ADMIN)
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate("sk_made_up")
+
+    async def test_an_expired_key_is_refused(self, access: AccessControl, clock: FakeClock) -> None:
+        issued = await access.issue("temp", Role.ADMIN, expires_at=START + timedelta(hours=1))
+        clock.advance(hours=1, seconds=-1)
+        assert (await access.authenticate(issued.secret)).role is Role.ADMIN
+
+        clock.advance(1)
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
+
+    async def test_a_revoked_key_is_refused(self, access: AccessControl, keys: FakeApiKeyRepository) -> None:
+        issued = await access.issue("leaked", Role.ADMIN)
+
+        await access.revoke(issued.key.id)
+
+        assert keys.rows[issued.key.id].revoked_at == START
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
+
+    async def test_revoking_an_unknown_key_is_not_found(self, access: AccessControl) -> None:
+        with pytest.raises(NotFound):
+            await access.revoke(12)
+
+
+class TestAdminKeys:
+    async def test_bootstrap_creates_an_admin_key_on_an_empty_store(
+        self, access: AccessControl, keys: FakeApiKeyRepository
+    ) -> None:
+        issued = await access.bootstrap_admin_key()
+
+        assert issued is not None
+        assert (await access.authenticate(issued.secret)).role is Role.ADMIN
+        assert len(keys.rows) == 1
+
+    async def test_bootstrap_does_nothing_the_second_time(
+        self, access: AccessControl, keys: FakeApiKeyRepository
+    ) -> None:
+        await access.bootstrap_admin_key()
+
+        assert await access.bootstrap_admin_key() is None
+        assert len(keys.rows) == 1
+
+    async def test_bootstrap_does_nothing_when_any_key_exists(
+        self, access: AccessControl, keys: FakeApiKeyRepository
+    ) -> None:
+        revoked = await access.issue("old", Role.READONLY)
+        await access.revoke(revoked.key.id)
+
+        assert await access.bootstrap_admin_key() is None
+        assert list(keys.rows) == [revoked.key.id]
+
+    async def test_ensure_admin_key_is_idempotent(
+        self, access: AccessControl, keys: FakeApiKeyRepository
+    ) -> None:
+        await access.ensure_admin_key("sk_configured_secret")
+        await access.ensure_admin_key("sk_configured_secret")
+
+        [stored] = keys.rows.values()
+        assert (stored.role, stored.key_hash) == (Role.ADMIN, hash_key("sk_configured_secret"))
+        assert (await access.authenticate("sk_configured_secret")).role is Role.ADMIN
+
+    async def test_ensure_admin_key_adds_to_existing_keys(
+        self, access: AccessControl, keys: FakeApiKeyRepository
+    ) -> None:
+        await access.issue("ci", Role.OPERATOR)
+
+        await access.ensure_admin_key("sk_configured_secret")
+
+        assert sorted(key.role for key in keys.rows.values()) == [Role.ADMIN, Role.OPERATOR]
