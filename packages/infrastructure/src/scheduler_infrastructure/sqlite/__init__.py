@@ -1,0 +1,20 @@
+"""The embedded storage: repositories on an SQLite file, and its versioned schema."""
+
+from scheduler_infrastructure.sqlite.api_keys import SqliteApiKeyRepository
+from scheduler_infrastructure.sqlite.database import SqliteDatabase
+from scheduler_infrastructure.sqlite.runs import SqliteTaskRunRepository
+from scheduler_infrastructure.sqlite.schema import Migration, SchemaTooNew, migrate, schema_version
+from scheduler_infrastructure.sqlite.tasks import SqliteTaskRepository
+from scheduler_infrastructure.sqlite.workers import SqliteWorkerRepository
+
+__all__ = [
+    "Migration",
+    "SchemaTooNew",
+    "SqliteApiKeyRepository",
+    "SqliteDatabase",
+    "SqliteTaskRepository",
+    "SqliteTaskRunRepository",
+    "SqliteWorkerRepository",
+    "migrate",
+    "schema_version",
+]

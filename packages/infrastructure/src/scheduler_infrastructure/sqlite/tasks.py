@@ -1,0 +1,142 @@
+"""Tasks in SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from scheduler_domain import Page, Task, TaskQuery, TaskRun, TaskStatus
+from scheduler_errors import Conflict, NotFound
+from scheduler_infrastructure.sqlite.columns import insert_statement, to_micros, update_statement
+from scheduler_infrastructure.sqlite.database import Session, SqliteDatabase
+from scheduler_infrastructure.sqlite.runs import insert_run
+from scheduler_infrastructure.sqlite.task_rows import COLUMNS, dependencies_of, params_of, task_of
+
+_INSERT = insert_statement("tasks", COLUMNS)
+_UPDATE = update_statement("tasks", COLUMNS, "id = :id")
+_GET = "SELECT * FROM tasks WHERE id = ?"
+_EXISTS = "SELECT 1 FROM tasks WHERE id = ?"
+_NAME_TAKEN = "SELECT 1 FROM tasks WHERE name = :name AND status != 'archived' AND id != :id"
+_DUE = """
+SELECT * FROM tasks
+WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= :now
+ORDER BY next_run_at, id
+LIMIT :limit
+"""
+# Moves only if no other dispatcher has moved it since `task` was read.
+_ADVANCE = """
+UPDATE tasks
+SET next_run_at = :next_run_at,
+    last_run_at = CASE WHEN :has_fires THEN :last_run_at ELSE last_run_at END
+WHERE id = :id AND next_run_at IS :expected
+"""
+
+
+class SqliteTaskRepository:
+    """The `TaskRepository` port on SQLite."""
+
+    def __init__(self, *, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def add(self, task: Task) -> Task:
+        """Store a new task; `Conflict` when an unarchived task has its name."""
+        async with self._db.transaction() as session:
+            await _check_name(session, task)
+            params = params_of(task)
+            task_id = await session.insert(_INSERT, params)
+        return msgspec.structs.replace(task, id=task_id)
+
+    async def get(self, task_id: int) -> Task:
+        """The task, or `NotFound`."""
+        async with self._db.reading() as session:
+            row = await session.fetch_one(_GET, (task_id,))
+        if row is None:
+            raise NotFound("task", task_id)
+        return task_of(row)
+
+    async def update(self, task: Task) -> Task:
+        """Replace the stored task; `NotFound` for an unknown id, `Conflict` for a taken name."""
+        async with self._db.transaction() as session:
+            if await session.fetch_one(_EXISTS, (task.id,)) is None:
+                raise NotFound("task", task.id)
+            await _check_name(session, task)
+            await session.execute(_UPDATE, params_of(task))
+        return task
+
+    async def page(self, query: TaskQuery) -> Page[Task]:
+        """Tasks matching `query`, by id ascending."""
+        where, params = _filter(query)
+        sql = f"SELECT * FROM tasks WHERE {where} ORDER BY id LIMIT :limit"  # noqa: S608 - fixed clauses
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(sql, {**params, "limit": query.limit + 1})
+        tasks = [task_of(row) for row in rows]
+        last_id = tasks[query.limit - 1].id if len(tasks) > query.limit else None
+        return Page.of(tasks, limit=query.limit, last_id=last_id)
+
+    async def dependency_graph(self) -> Mapping[int, Collection[int]]:
+        """Every task id, archived included, mapped to the ids it depends on."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all("SELECT id, dependencies FROM tasks")
+        return {row["id"]: dependencies_of(row["dependencies"]) for row in rows}
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Task]:
+        """Active scheduled tasks whose next fire is at or before `now`, earliest first."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_DUE, {"now": to_micros(now), "limit": limit})
+        return [task_of(row) for row in rows]
+
+    async def record_fires(
+        self, task: Task, runs: Sequence[TaskRun], next_run_at: datetime | None
+    ) -> list[TaskRun]:
+        """Create the runs of `task`'s due fires and advance it, if no one else did first.
+
+        A fire that already has its run (another dispatcher, clock skew) is not run twice.
+        """
+        advance = {
+            "id": task.id,
+            "expected": to_micros(task.next_run_at),
+            "next_run_at": to_micros(next_run_at),
+            "has_fires": bool(runs),
+            "last_run_at": to_micros(runs[-1].scheduled_for) if runs else None,
+        }
+        async with self._db.transaction() as session:
+            if not await session.execute(_ADVANCE, advance):
+                return []
+            created: list[TaskRun] = []
+            for run in runs:
+                stored, is_new = await insert_run(session, run)
+                if is_new:
+                    created.append(stored)
+            return created
+
+
+async def _check_name(session: Session, task: Task) -> None:
+    if task.status is TaskStatus.ARCHIVED:
+        return
+    if await session.fetch_one(_NAME_TAKEN, {"name": task.name, "id": task.id}) is not None:
+        raise Conflict(f"a task named {task.name!r} already exists")
+
+
+def _filter(query: TaskQuery) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (built only from the fixed clauses below) and its parameters."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if query.status is not None:
+        clauses.append("status = :status")
+        params["status"] = query.status.value
+    if query.task_type is not None:
+        clauses.append("task_type = :task_type")
+        params["task_type"] = query.task_type.value
+    if query.tag is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.value = :tag)")
+        params["tag"] = query.tag
+    if query.name is not None:
+        clauses.append("instr(name_folded, :name) > 0")
+        params["name"] = query.name.lower()
+    if query.after_id is not None:
+        clauses.append("id > :after_id")
+        params["after_id"] = query.after_id
+    return " AND ".join(clauses) or "1 = 1", params
