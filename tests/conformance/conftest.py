@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,18 +23,3 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield sqlite_stores(db)
     finally:
         await db.close()
-
-
-@pytest.fixture
-def fake_disagrees(request: pytest.FixtureRequest, stores: Stores) -> Callable[[str], None]:
-    """Mark the running case as a known gap of the in-memory fake (strict xfail, fake only).
-
-    The fakes live in scheduler_testing, outside this suite's package; each gap is reported
-    there instead of being papered over here.
-    """
-
-    def mark(reason: str) -> None:
-        if stores.kind == "fake":
-            request.applymarker(pytest.mark.xfail(reason=f"fake disagrees: {reason}", strict=True))
-
-    return mark

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -117,9 +116,8 @@ async def test_an_idempotency_key_stores_one_run_per_task(stores: Stores) -> Non
 
 
 async def test_a_run_of_an_unknown_task_is_not_found(
-    stores: Stores, fake_disagrees: Callable[[str], None]
+    stores: Stores,
 ) -> None:
-    fake_disagrees("FakeTaskRunRepository stores runs of tasks that do not exist")
 
     with pytest.raises(NotFound):
         await stores.runs.add(a_run(task_id=404))

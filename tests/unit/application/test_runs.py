@@ -31,6 +31,9 @@ S = RunStatus
 
 
 async def stored_run(runs: FakeTaskRunRepository, **fields: Any) -> TaskRun:
+    """A run stored as given, of task 1 (stored first when a task store is wired, as a real one needs)."""
+    if runs.tasks is not None and not runs.tasks.rows:
+        await runs.tasks.add(a_task(name="task-1"))
     return await runs.add(a_run(**fields))
 
 

@@ -307,10 +307,13 @@ class TestDispatchPending:
     async def test_a_run_of_a_deleted_task_is_cancelled(
         self,
         scheduler: SchedulerService,
+        tasks: FakeTaskRepository,
         runs: FakeTaskRunRepository,
         queue: FakeMessageQueue,
     ) -> None:
-        run = await runs.add(a_run(task_id=999))
+        task = await tasks.add(a_task(name="doomed"))
+        run = await runs.add(a_run(task_id=task.id))
+        del tasks.rows[task.id]  # stores only archive, but a run must survive its task vanishing
 
         await scheduler.dispatch_pending()
 
@@ -415,6 +418,7 @@ class TestRequeueStale:
         runs: FakeTaskRunRepository,
         clock: FakeClock,
     ) -> None:
+        runs.tasks = None  # this case needs no task: keep the fake from checking for one
         run = await runs.add(a_run(status=S.RUNNING, queued_at=START, started_at=START))
         clock.advance(hours=1)
 

@@ -16,6 +16,7 @@ from scheduler_domain import (
     TaskQuery,
     TaskRun,
     TaskStatus,
+    Trigger,
     WorkerInfo,
 )
 from scheduler_errors import Conflict, NotFound
@@ -27,6 +28,7 @@ class FakeTaskRepository:
     def __init__(self, runs: FakeTaskRunRepository | None = None) -> None:
         self.rows: dict[int, Task] = {}
         self.runs = runs or FakeTaskRunRepository()
+        self.runs.tasks = self
         self._next_id = 1
 
     async def add(self, task: Task) -> Task:
@@ -92,7 +94,9 @@ class FakeTaskRepository:
         stored = self.rows.get(task.id)
         if stored is None or stored.next_run_at != task.next_run_at:
             return []
-        created = [await self.runs.add(run) for run in runs]
+        existing = set(self.runs.rows)
+        added = [await self.runs.add(run) for run in runs]
+        created = [run for run in added if run.id not in existing]
         last_run_at = runs[-1].scheduled_for if runs else stored.last_run_at
         self.rows[task.id] = msgspec.structs.replace(stored, next_run_at=next_run_at, last_run_at=last_run_at)
         return created
@@ -112,14 +116,16 @@ class FakeTaskRunRepository:
 
     def __init__(self) -> None:
         self.rows: dict[int, TaskRun] = {}
+        self.tasks: FakeTaskRepository | None = None
         self._next_id = 1
 
     async def add(self, run: TaskRun) -> TaskRun:
-        """Store a new run (or return the one with the same idempotency key)."""
-        if run.idempotency_key is not None:
-            for row in self.rows.values():
-                if row.task_id == run.task_id and row.idempotency_key == run.idempotency_key:
-                    return row
+        """Store a new run, or return the existing one with its idempotency key or cron fire."""
+        if self.tasks is not None and run.task_id not in self.tasks.rows:
+            raise NotFound("task", run.task_id)
+        for row in self.rows.values():
+            if row.task_id == run.task_id and _same_run(row, run):
+                return row
         stored = msgspec.structs.replace(run, id=self._next_id)
         self._next_id += 1
         self.rows[stored.id] = stored
@@ -181,6 +187,17 @@ class FakeTaskRunRepository:
             if r.status is RunStatus.QUEUED and r.queued_at is not None and r.queued_at < before
         ]
         return sorted(stale, key=lambda r: r.id)[:limit]
+
+
+def _same_run(stored: TaskRun, new: TaskRun) -> bool:
+    """True when `new` is a repeat of `stored`: the same idempotency key or the same cron fire."""
+    if new.idempotency_key is not None and stored.idempotency_key == new.idempotency_key:
+        return True
+    return (
+        new.trigger is Trigger.SCHEDULE
+        and stored.trigger is Trigger.SCHEDULE
+        and stored.scheduled_for == new.scheduled_for
+    )
 
 
 def _run_matches(run: TaskRun, query: RunQuery) -> bool:
