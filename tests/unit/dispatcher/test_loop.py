@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+
 from scheduler_application import RunLifecycle, SchedulerService, SchedulingPolicy, TaskControl
 from scheduler_dispatcher import Dispatcher
 from scheduler_domain import RunStatus

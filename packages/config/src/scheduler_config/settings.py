@@ -57,7 +57,7 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The scheduling loop."""
 
-    scan_interval_seconds: float = 1.0
+    scan_interval_seconds: float = 0.5
     batch_size: int = 200
     misfire_grace_seconds: float = 60.0
     timeout_grace_seconds: float = 30.0
@@ -72,6 +72,7 @@ class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     concurrency: int = 4
     output_limit_bytes: int = 1024 * 1024
     kill_grace_seconds: float = 5.0
+    drain_grace_seconds: float = 10.0
     api_url: str = "http://127.0.0.1:8080"
     api_key: str = ""
 
@@ -102,6 +103,11 @@ class AppConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def database_url(self) -> str:
         """The configured database URL, defaulting to a SQLite file in `data_dir`."""
         return self.database.url or f"{SQLITE_PREFIX}{Path(self.data_dir) / 'scheduler.db'}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file of the embedded store (`InvalidInput` when the URL is not SQLite)."""
+        return DatabaseConfig(url=self.database_url).sqlite_path
 
     @property
     def is_embedded(self) -> bool:

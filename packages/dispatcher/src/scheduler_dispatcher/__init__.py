@@ -1,1 +1,5 @@
-"""The scheduling loop: cron fires, dispatch, retries, timeouts."""
+"""The scheduling loop: cron fires, dispatch in priority order, retries, timeouts, lost runs."""
+
+from scheduler_dispatcher.loop import Dispatcher
+
+__all__ = ["Dispatcher"]

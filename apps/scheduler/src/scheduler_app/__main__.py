@@ -1,0 +1,5 @@
+"""`python -m scheduler_app` is the `scheduler` command."""
+
+from scheduler_app.cli import main
+
+main()

@@ -1,0 +1,199 @@
+"""The `scheduler` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scheduler_app.containers import default_worker_id
+from scheduler_config import AppConfig, load_config
+from scheduler_errors import SchedulerError
+
+
+def _load(ctx: click.Context, **overrides: Any) -> AppConfig:
+    config_file: Path | None = ctx.obj.get("config_file")
+    config = load_config(os.environ, path=config_file, overrides=overrides)
+    from scheduler_observability import configure_logging
+
+    configure_logging(config.logging)
+    return config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (default: $SCHEDULER_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
+    """A distributed task scheduler: cron, dependencies, retries, workers, REST API."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_file"] = config_file
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8080].")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the SQLite database lives [default: ./.scheduler].",
+)
+@click.pass_context
+def standalone(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """API, dispatcher and worker in one process, on SQLite and an in-process queue."""
+    from scheduler_app.standalone import run_standalone
+
+    config = _load(
+        ctx,
+        **{
+            "api.host": host,
+            "api.port": port,
+            "data_dir": str(data_dir) if data_dir else None,
+            "worker.worker_id": _worker_id_override(),
+        },
+    )
+    if not config.database_url.startswith("sqlite:///") or not config.queue.is_in_process:
+        raise click.ClickException(
+            "standalone runs on SQLite and the in-process queue; unset SCHEDULER_DATABASE__URL and "
+            "SCHEDULER_QUEUE__URL, or run the roles separately"
+        )
+    asyncio.run(run_standalone(config, out=sys.stdout))
+
+
+def _worker_id_override() -> str | None:
+    return None if os.environ.get("SCHEDULER_WORKER__WORKER_ID") else default_worker_id()
+
+
+def _refuse_alone(role: str, config: AppConfig) -> None:
+    if config.is_embedded:
+        raise click.ClickException(
+            f"`scheduler {role}` needs a shared database and message queue, but the settings name the "
+            "embedded ones (SQLite, in-process queue), which serve one process only: run "
+            "`scheduler standalone`, or set SCHEDULER_DATABASE__URL and SCHEDULER_QUEUE__URL"
+        )
+    store, broker = config.database_url.split(":", 1)[0], config.queue.url.split(":", 1)[0]
+    raise click.ClickException(
+        f"`scheduler {role}` on {store} with {broker} is not available in this version: "
+        "only `scheduler standalone` (SQLite, in-process queue) is"
+    )
+
+
+@cli.command()
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@click.pass_context
+def api(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """The REST API alone (needs a shared database and queue)."""
+    _refuse_alone("api", _load(ctx, **{"api.host": host, "api.port": port}))
+
+
+@cli.command()
+@click.pass_context
+def dispatcher(ctx: click.Context) -> None:
+    """The scheduling loop alone (needs a shared database and queue)."""
+    _refuse_alone("dispatcher", _load(ctx))
+
+
+@cli.command()
+@click.option("--worker-id", default=None, help="Defaults to <hostname>-<pid>.")
+@click.option("--task-types", default=None, help="Comma-separated, e.g. shell,http,python.")
+@click.option("--concurrency", type=int, default=None)
+@click.option("--api-url", default=None)
+@click.option("--api-key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    worker_id: str | None,
+    task_types: str | None,
+    concurrency: int | None,
+    api_url: str | None,
+    api_key_file: Path | None,
+) -> None:
+    """A worker alone (needs a shared queue and the API)."""
+    overrides = {
+        "worker.worker_id": worker_id,
+        "worker.task_types": task_types.split(",") if task_types else None,
+        "worker.concurrency": concurrency,
+        "worker.api_url": api_url,
+        "worker.api_key": api_key_file.read_text().strip() if api_key_file else None,
+    }
+    _refuse_alone("worker", _load(ctx, **overrides))
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.pass_context
+def migrate(ctx: click.Context, data_dir: Path | None) -> None:
+    """Apply the database migrations."""
+    from scheduler_app.admin import migrate_database
+
+    config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
+    version = asyncio.run(migrate_database(config))
+    click.echo(f"database at schema version {version}")
+
+
+@cli.group()
+def apikey() -> None:
+    """Manage API keys."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "operator", "readonly", "worker"]))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.pass_context
+def apikey_create(ctx: click.Context, name: str, role: str, data_dir: Path | None) -> None:
+    """Create an API key and print it (shown once)."""
+    from scheduler_app.admin import create_api_key
+
+    config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
+    click.echo(asyncio.run(create_api_key(config, name=name, role=role)))
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect settings."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Load the settings and say whether they are valid."""
+    config = _load(ctx)
+    click.echo(f"settings are valid (database: {config.database_url}, queue: {config.queue.url})")
+
+
+def main() -> None:
+    """Entry point of the `scheduler` console script."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except SchedulerError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}{_os_hint(exc)}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _os_hint(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        return " (the port is taken: pass --port or stop the other process)"
+    return ""

@@ -1,0 +1,179 @@
+"""The dependency-injector containers: shared parts, composed once per process kind."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from scheduler_api import create_app
+from scheduler_app import resources
+from scheduler_app.readiness import Readiness
+from scheduler_app.reporter import InProcessRunReporter
+from scheduler_app.server import ApiServer
+from scheduler_application import (
+    AccessControl,
+    RunControl,
+    RunLifecycle,
+    SchedulerService,
+    SchedulingPolicy,
+    TaskControl,
+    WorkerRegistry,
+)
+from scheduler_config import AppConfig
+from scheduler_dispatcher import Dispatcher
+from scheduler_foundation import ExecutorRegistry, SystemClock
+from scheduler_infrastructure import (
+    LocalWakeup,
+    SqliteApiKeyRepository,
+    SqliteTaskRepository,
+    SqliteTaskRunRepository,
+    SqliteWorkerRepository,
+)
+from scheduler_worker import ShellExecutor, Worker
+
+
+async def provide(provider: Any) -> Any:
+    """The object a provider gives, awaiting it when it depends on an async resource."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+def default_worker_id() -> str:
+    """`<hostname>-<pid>`, what `worker_id` shows on the runs a worker executes."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Core(containers.DeclarativeContainer):
+    """Settings and the clock."""
+
+    config = providers.Dependency(instance_of=AppConfig)
+    clock = providers.Singleton(SystemClock)
+
+
+class EmbeddedStorage(containers.DeclarativeContainer):
+    """The SQLite store of `standalone`."""
+
+    config = providers.Dependency(instance_of=AppConfig)
+    database = providers.Resource(resources.sqlite_database, config)
+    tasks = providers.Singleton(SqliteTaskRepository, db=database)
+    runs = providers.Singleton(SqliteTaskRunRepository, db=database)
+    workers = providers.Singleton(SqliteWorkerRepository, db=database)
+    api_keys = providers.Singleton(SqliteApiKeyRepository, db=database)
+
+
+class EmbeddedMessaging(containers.DeclarativeContainer):
+    """The in-process queue and wake-up signal of `standalone`."""
+
+    queue = providers.Resource(resources.in_process_queue)
+    wakeup = providers.Singleton(LocalWakeup)
+
+
+class Executors(containers.DeclarativeContainer):
+    """The executors this process can run."""
+
+    config = providers.Dependency(instance_of=AppConfig)
+    shell = providers.Singleton(
+        ShellExecutor,
+        output_limit_bytes=config.provided.worker.output_limit_bytes,
+        kill_grace_seconds=config.provided.worker.kill_grace_seconds,
+    )
+    registry = providers.Singleton(ExecutorRegistry, providers.List(shell))
+
+
+class UseCases(containers.DeclarativeContainer):
+    """The application services, over whatever storage and messaging they are given."""
+
+    core = providers.DependenciesContainer()
+    storage = providers.DependenciesContainer()
+    messaging = providers.DependenciesContainer()
+    executors = providers.DependenciesContainer()
+
+    task_control = providers.Singleton(
+        TaskControl,
+        tasks=storage.tasks,
+        runs=storage.runs,
+        clock=core.clock,
+        wakeup=messaging.wakeup,
+        executors=executors.registry.provided.names.call(),
+    )
+    run_control = providers.Singleton(RunControl, runs=storage.runs, queue=messaging.queue, clock=core.clock)
+    lifecycle = providers.Singleton(RunLifecycle, runs=storage.runs, tasks=storage.tasks, clock=core.clock)
+    access = providers.Singleton(AccessControl, keys=storage.api_keys, clock=core.clock)
+    workers = providers.Singleton(WorkerRegistry, workers=storage.workers, clock=core.clock)
+    policy = providers.Singleton(
+        SchedulingPolicy.from_seconds,
+        batch_size=core.config.provided.dispatcher.batch_size,
+        misfire_grace=core.config.provided.dispatcher.misfire_grace_seconds,
+        timeout_grace=core.config.provided.dispatcher.timeout_grace_seconds,
+        requeue_after=core.config.provided.dispatcher.requeue_after_seconds,
+    )
+    scheduler = providers.Singleton(
+        SchedulerService,
+        tasks=storage.tasks,
+        runs=storage.runs,
+        queue=messaging.queue,
+        lifecycle=lifecycle,
+        clock=core.clock,
+        policy=policy,
+    )
+
+
+class Roles(containers.DeclarativeContainer):
+    """The three roles of a scheduler process, each a Service."""
+
+    core = providers.DependenciesContainer()
+    storage = providers.DependenciesContainer()
+    messaging = providers.DependenciesContainer()
+    executors = providers.DependenciesContainer()
+    use_cases = providers.DependenciesContainer()
+
+    readiness = providers.Singleton(Readiness, database=storage.database, queue=messaging.queue)
+    api_app = providers.Singleton(
+        create_app,
+        tasks=use_cases.task_control,
+        runs=use_cases.run_control,
+        access=use_cases.access,
+        workers=use_cases.workers,
+        readiness=readiness.provided.check,
+        max_body_bytes=core.config.provided.api.max_body_bytes,
+    )
+    api_server = providers.Singleton(
+        ApiServer, app=api_app, host=core.config.provided.api.host, port=core.config.provided.api.port
+    )
+    dispatcher = providers.Singleton(
+        Dispatcher,
+        scheduler=use_cases.scheduler,
+        wakeup=messaging.wakeup,
+        scan_interval=core.config.provided.dispatcher.scan_interval_seconds,
+    )
+    reporter = providers.Singleton(InProcessRunReporter, lifecycle=use_cases.lifecycle)
+    worker = providers.Singleton(
+        Worker,
+        worker_id=core.config.provided.worker.worker_id,
+        queue=messaging.queue,
+        reporter=reporter,
+        executors=executors.registry,
+        task_types=core.config.provided.worker.task_types,
+        concurrency=core.config.provided.worker.concurrency,
+        drain_grace_seconds=core.config.provided.worker.drain_grace_seconds,
+    )
+
+
+class StandaloneContainer(containers.DeclarativeContainer):
+    """Everything in one process: SQLite, the in-process queue, API, dispatcher and worker."""
+
+    config = providers.Dependency(instance_of=AppConfig)
+    core = providers.Container(Core, config=config)
+    storage = providers.Container(EmbeddedStorage, config=config)
+    messaging = providers.Container(EmbeddedMessaging)
+    executors = providers.Container(Executors, config=config)
+    use_cases = providers.Container(
+        UseCases, core=core, storage=storage, messaging=messaging, executors=executors
+    )
+    roles = providers.Container(
+        Roles, core=core, storage=storage, messaging=messaging, executors=executors, use_cases=use_cases
+    )

@@ -1,0 +1,58 @@
+"""The HTTP server as a Service that shares the process's event loop and signal handling."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to the process that embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class ApiServer:
+    """Serves an ASGI app until stopped."""
+
+    name = "api"
+
+    def __init__(self, *, app: Any, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _EmbeddedServer(config)
+        self.host = host
+        self.port = port
+
+    async def run(self) -> None:
+        """Serve until `stop()`; raises `OSError` when the port cannot be bound."""
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        await self._server.serve(sockets=[sock])
+
+    def stop(self) -> None:
+        """Stop accepting requests and finish the ones in flight."""
+        self._server.should_exit = True
+
+    @property
+    def started(self) -> bool:
+        """True once the server is accepting connections."""
+        return bool(self._server.started)

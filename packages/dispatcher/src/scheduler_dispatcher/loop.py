@@ -1,0 +1,99 @@
+"""The dispatcher loop: fire due schedules, dispatch pending runs, sweep overdue and lost runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from scheduler_application import SchedulerService
+from scheduler_errors import SchedulerError
+from scheduler_foundation import DispatchWakeupListener
+
+logger = logging.getLogger(__name__)
+
+#: The longest pause after a failed pass (a database that does not answer).
+MAX_ERROR_BACKOFF_SECONDS = 30.0
+
+
+class Dispatcher:
+    """Runs scheduling passes until stopped.
+
+    A pass starts every `scan_interval` seconds, or at once when the wakeup is notified (a
+    manual trigger). Sweeps for overdue and lost runs run every `sweep_interval` seconds.
+    """
+
+    name = "dispatcher"
+
+    def __init__(
+        self,
+        *,
+        scheduler: SchedulerService,
+        wakeup: DispatchWakeupListener,
+        scan_interval: float = 0.5,
+        sweep_interval: float = 5.0,
+    ) -> None:
+        self._scheduler = scheduler
+        self._wakeup = wakeup
+        self._scan_interval = scan_interval
+        self._sweep_interval = sweep_interval
+        self._stopping = asyncio.Event()
+        self._next_sweep = 0.0
+        self.passes = 0
+
+    async def run(self) -> None:
+        """Run passes until `stop()`; a failing pass is logged and retried with backoff."""
+        failures = 0
+        logger.info("dispatcher started", extra={"scan_interval": self._scan_interval})
+        while not self._stopping.is_set():
+            try:
+                await self.run_pass()
+                failures = 0
+                pause = self._scan_interval
+            except SchedulerError as exc:
+                failures += 1
+                pause = min(self._scan_interval * 2**failures, MAX_ERROR_BACKOFF_SECONDS)
+                logger.warning("scheduling pass failed", extra={"error": str(exc), "retry_in": pause})
+            await self._pause(pause)
+        logger.info("dispatcher stopped")
+
+    def stop(self) -> None:
+        """Finish the current pass and return from `run()`."""
+        self._stopping.set()
+
+    async def run_pass(self) -> None:
+        """One pass: fire schedules, dispatch until no full batch is left, sweep when due."""
+        fired = await self._scheduler.fire_due_schedules()
+        dispatched = await self._dispatch_all()
+        if fired or dispatched:
+            logger.debug("scheduling pass", extra={"fired": len(fired), "dispatched": dispatched})
+        if time.monotonic() >= self._next_sweep:
+            await self._sweep()
+            self._next_sweep = time.monotonic() + self._sweep_interval
+        self.passes += 1
+
+    async def _dispatch_all(self) -> int:
+        total = 0
+        while not self._stopping.is_set():
+            published = await self._scheduler.dispatch_pending()
+            total += len(published)
+            if not published:
+                return total
+        return total
+
+    async def _sweep(self) -> None:
+        timed_out = await self._scheduler.end_overdue_runs()
+        requeued = await self._scheduler.requeue_stale()
+        for run in timed_out:
+            logger.warning("run timed out without a report", extra={"run_id": run.id, "attempt": run.attempt})
+        for run in requeued:
+            logger.warning("run re-queued: its message was probably lost", extra={"run_id": run.id})
+
+    async def _pause(self, seconds: float) -> None:
+        stop = asyncio.ensure_future(self._stopping.wait())
+        wake = asyncio.ensure_future(self._wakeup.wait(seconds))
+        try:
+            await asyncio.wait({stop, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (stop, wake):
+                waiter.cancel()

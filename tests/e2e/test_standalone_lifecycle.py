@@ -1,0 +1,117 @@
+"""Start-up, bad input, restarts and shutdown of `scheduler standalone`."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.standalone import Api, Standalone, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bad_inputs_get_the_right_4xx_and_store_nothing(standalone: Standalone, api: Api) -> None:
+    tasks = "/api/v1/tasks"
+    malformed = api.http.post(tasks, content=b"{not json", headers={"content-type": "application/json"})
+    missing = api.http.post(tasks, json={"command": "true"})
+    bad_cron = api.http.post(tasks, json={"name": "x", "command": "true", "schedule": "every minute"})
+    unknown_dep = api.http.post(tasks, json={"name": "y", "command": "true", "dependencies": [999]})
+    no_key = httpx.post(f"{standalone.url}{tasks}", json={"name": "z", "command": "true"})
+
+    assert malformed.status_code == 400
+    assert missing.status_code == 422
+    assert "name" in missing.text
+    assert bad_cron.status_code == 422
+    assert bad_cron.json()["errors"][0]["field"] == "schedule"
+    assert unknown_dep.status_code == 422
+    assert no_key.status_code == 401
+    for response in (malformed, missing, bad_cron, unknown_dep, no_key):
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "Traceback" not in response.text
+    assert api.http.get(tasks).json()["items"] == []
+    assert api.http.get("/api/v1/tasks/12345").status_code == 404
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    first = Standalone(tmp_path / "data").start()
+    with first.client() as client:
+        api = Api(client)
+        task = api.create_task(name="persisted", command="echo kept", schedule="0 3 * * *")
+        run = api.trigger(task["id"])
+        api.wait_run(run["id"], {"succeeded"})
+    assert first.stop() == 0
+
+    second = Standalone(tmp_path / "data").start()
+    try:
+        with second.client() as client:
+            api = Api(client)
+            again = api.http.get(f"/api/v1/tasks/{task['id']}").json()
+            assert again["name"] == "persisted"
+            assert again["next_run_at"] == task["next_run_at"]
+            assert api.run(run["id"])["result"]["stdout"] == "kept\n"
+            second_run = api.trigger(task["id"])
+            assert second_run["id"] > run["id"]
+            api.wait_run(second_run["id"], {"succeeded"})
+    finally:
+        assert second.stop() == 0
+
+
+def test_first_start_prints_an_admin_key_once(tmp_path: Path) -> None:
+    first = Standalone(tmp_path / "data", admin_key=None).start()
+    try:
+        match = wait_for(
+            lambda: re.search(r"(sk_[A-Za-z0-9_-]+)", first.output()), timeout=5, what="the printed admin key"
+        )
+        key = match.group(1)
+        with first.client(key) as client:
+            assert client.get("/api/v1/tasks").status_code == 200
+        with first.client("sk_wrong") as client:
+            assert client.get("/api/v1/tasks").status_code == 401
+    finally:
+        assert first.stop() == 0
+    stored = (tmp_path / "data").rglob("*")
+    assert all(key not in path.read_bytes().decode("latin-1") for path in stored if path.is_file())
+
+    second = Standalone(tmp_path / "data", admin_key=None).start()
+    try:
+        with second.client(key) as client:
+            assert client.get("/api/v1/tasks").status_code == 200
+    finally:
+        assert second.stop() == 0
+    assert "sk_" not in second.output()
+
+
+def test_sigint_stops_a_busy_process_quickly(tmp_path: Path) -> None:
+    process = Standalone(tmp_path / "data").start()
+    with process.client() as client:
+        api = Api(client)
+        task = api.create_task(name="busy", command="sleep 60")
+        run = api.trigger(task["id"])
+        api.wait_run(run["id"], {"running"})
+
+    assert process.stop(sig=signal.SIGINT, timeout=10) == 0
+
+
+@pytest.mark.parametrize("role", ["api", "dispatcher", "worker"])
+def test_a_role_alone_on_embedded_settings_refuses_in_one_line(role: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler_app", role],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=False,
+    )
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "standalone" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,91 @@
+"""Tasks created over REST run as real shell commands in `scheduler standalone`."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime
+
+import pytest
+
+from tests.e2e.standalone import Api, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_shell_task_output_is_read_back(api: Api) -> None:
+    task = api.create_task(name="greet", command="echo hello from $SCHEDULER_RUN_ID; echo oops >&2")
+    run = api.trigger(task["id"])
+
+    done = api.wait_run(run["id"], {"succeeded", "failed"})
+
+    assert done["status"] == "succeeded"
+    assert done["exit_code"] == 0
+    assert done["result"]["stdout"] == f"hello from {run['id']}\n"
+    assert done["result"]["stderr"] == "oops\n"
+    assert done["worker_id"]
+    assert done["started_at"] <= done["completed_at"]
+
+
+def test_failing_command_is_retried_the_configured_number_of_times(api: Api) -> None:
+    task = api.create_task(name="flaky", command="exit 3", max_retries=2, retry_backoff_seconds=0.1)
+    api.trigger(task["id"])
+
+    runs = wait_for(
+        lambda: len(r := api.runs_of(task["id"])) == 3 and all(x["status"] == "failed" for x in r) and r,
+        timeout=30,
+        what="three failed attempts",
+    )
+    time.sleep(1.0)  # a fourth attempt, if the retry limit were broken, would be created by now
+
+    runs = api.runs_of(task["id"])
+    assert [run["attempt"] for run in runs] == [3, 2, 1]
+    assert [run["trigger"] for run in runs] == ["retry", "retry", "manual"]
+    assert {run["exit_code"] for run in runs} == {3}
+    assert all("exit code 3" in run["error_message"] for run in runs)
+
+
+def test_sleep_is_killed_by_its_timeout(api: Api) -> None:
+    task = api.create_task(name="slow", command="sleep 60", timeout_seconds=1)
+    started = time.monotonic()
+    run = api.trigger(task["id"])
+
+    done = api.wait_run(run["id"], {"timed_out", "succeeded", "failed"}, timeout=15)
+
+    assert done["status"] == "timed_out"
+    assert time.monotonic() - started < 10
+    assert "timed out" in done["error_message"]
+
+
+def test_running_task_is_cancelled(api: Api) -> None:
+    task = api.create_task(name="long", command="sleep 60")
+    run = api.trigger(task["id"])
+    api.wait_run(run["id"], {"running"})
+
+    response = api.http.post(f"/api/v1/runs/{run['id']}/cancel")
+    assert response.status_code == 202, response.text
+    done = api.wait_run(run["id"], {"cancelled", "failed", "succeeded"}, timeout=10)
+
+    assert done["status"] == "cancelled"
+    again = api.http.post(f"/api/v1/runs/{run['id']}/cancel")
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+
+
+def test_every_second_cron_fires_once_per_second_and_stops_when_paused(api: Api) -> None:
+    task = api.create_task(name="tick", command="true", schedule="* * * * * *")
+
+    wait_for(lambda: len(api.runs_of(task["id"])) >= 4, timeout=15, what="four cron fires")
+    paused = api.http.post(f"/api/v1/tasks/{task['id']}/pause")
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["status"] == "paused"
+    count_at_pause = len(api.runs_of(task["id"]))
+    time.sleep(2.5)  # at one fire per second, an unpaused schedule would add two or three runs
+
+    runs = api.runs_of(task["id"])
+    fires = sorted(datetime.fromisoformat(run["scheduled_for"]) for run in runs)
+    assert len(runs) == count_at_pause
+    assert all(run["trigger"] == "schedule" for run in runs)
+    assert all(fire.microsecond == 0 for fire in fires)
+    gaps = {(later - earlier).total_seconds() for earlier, later in itertools.pairwise(fires)}
+    assert gaps == {1.0}, f"fires were not one second apart: {fires}"
