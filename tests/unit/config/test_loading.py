@@ -1,0 +1,82 @@
+"""Settings: defaults, then TOML, then env vars, then overrides; bad settings named clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scheduler_config import AppConfig, load_config
+from scheduler_errors import InvalidInput
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    config = load_config({})
+
+    assert config == AppConfig()
+    assert config.database_url == "sqlite:///.scheduler/scheduler.db"
+    assert config.queue.url == "memory://"
+    assert config.is_embedded
+
+
+def test_each_source_overrides_the_one_before(tmp_path: Path) -> None:
+    file = tmp_path / "settings.toml"
+    file.write_text('data_dir = "/srv/a"\n[api]\nport = 9000\nhost = "0.0.0.0"\n[worker]\nconcurrency = 2\n')
+    env = {
+        "SCHEDULER_CONFIG": str(file),
+        "SCHEDULER_API__PORT": "9100",
+        "SCHEDULER_WORKER__TASK_TYPES": "shell,http",
+    }
+
+    config = load_config(env, overrides={"api.host": "127.0.0.2", "data_dir": None})
+
+    assert config.api.port == 9100
+    assert config.api.host == "127.0.0.2"
+    assert config.data_dir == "/srv/a"
+    assert config.worker.concurrency == 2
+    assert config.worker.task_types == ("shell", "http")
+    assert config.sqlite_path == Path("/srv/a/scheduler.db")
+
+
+def test_env_values_are_typed() -> None:
+    config = load_config(
+        {"SCHEDULER_DISPATCHER__SCAN_INTERVAL_SECONDS": "0.25", "SCHEDULER_API__METRICS_PUBLIC": "false"}
+    )
+
+    assert config.dispatcher.scan_interval_seconds == 0.25
+    assert config.api.metrics_public is False
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SCHEDULER_API__NOPE": "1"}, "nope"),
+        ({"SCHEDULER_API__PORT": "eighty"}, "port"),
+        ({"SCHEDULER_API__PORT": "70000"}, "api.port"),
+        ({"SCHEDULER_ADMIN_API_KEY": "short"}, "admin_api_key"),
+        ({"SCHEDULER_WORKER__CONCURRENCY": "0"}, "worker.concurrency"),
+    ],
+)
+def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_config(env)
+
+    assert named in str(caught.value)
+
+
+def test_a_missing_or_broken_file_is_reported(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[api\n")
+
+    with pytest.raises(InvalidInput, match="does not exist"):
+        load_config({}, path=tmp_path / "absent.toml")
+    with pytest.raises(InvalidInput, match="not valid TOML"):
+        load_config({}, path=broken)
+
+
+def test_test_server_urls_are_not_settings() -> None:
+    config = load_config(
+        {"SCHEDULER_TEST_POSTGRES_URL": "postgresql://x", "SCHEDULER_TEST_REDIS_URL": "redis://x"}
+    )
+
+    assert config == AppConfig()
