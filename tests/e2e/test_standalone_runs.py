@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.e2e.standalone import Api, wait_for
+from tests.e2e.standalone import ADMIN_KEY, Api, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +25,17 @@ def test_shell_task_output_is_read_back(api: Api) -> None:
     assert done["result"]["stderr"] == "oops\n"
     assert done["worker_id"]
     assert done["started_at"] <= done["completed_at"]
+
+
+def test_commands_cannot_read_the_schedulers_credentials(api: Api) -> None:
+    task = api.create_task(name="snoop", command="env", arguments={"env": {"GREETING": "hi"}})
+    done = api.wait_run(api.trigger(task["id"])["id"], {"succeeded", "failed"})
+
+    environment = done["result"]["stdout"]
+    assert "GREETING=hi" in environment
+    assert f"SCHEDULER_RUN_ID={done['id']}" in environment
+    assert ADMIN_KEY not in environment
+    assert "SCHEDULER_ADMIN_API_KEY" not in environment
 
 
 def test_failing_command_is_retried_the_configured_number_of_times(api: Api) -> None:

@@ -42,6 +42,15 @@ async def provide(provider: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+def task_environment() -> dict[str, str]:
+    """The environment commands start from: this process's, without the scheduler's own settings.
+
+    `SCHEDULER_*` variables hold credentials (the admin key, the worker key); a task must not
+    be able to read them. Tasks get `SCHEDULER_RUN_ID` and `SCHEDULER_ATTEMPT` back per run.
+    """
+    return {name: value for name, value in os.environ.items() if not name.startswith("SCHEDULER_")}
+
+
 def default_worker_id() -> str:
     """`<hostname>-<pid>`, what `worker_id` shows on the runs a worker executes."""
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -80,6 +89,7 @@ class Executors(containers.DeclarativeContainer):
         ShellExecutor,
         output_limit_bytes=config.provided.worker.output_limit_bytes,
         kill_grace_seconds=config.provided.worker.kill_grace_seconds,
+        base_environment=providers.Callable(task_environment),
     )
     registry = providers.Singleton(ExecutorRegistry, providers.List(shell))
 

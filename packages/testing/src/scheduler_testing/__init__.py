@@ -10,6 +10,7 @@ from scheduler_testing.repositories import (
     FakeWorkerRepository,
 )
 from scheduler_testing.signals import FakeRunReporter, FakeWakeup
+from scheduler_testing.waiting import eventually, process_is_dead
 
 __all__ = [
     "FakeApiKeyRepository",
@@ -24,4 +25,6 @@ __all__ = [
     "a_dispatch",
     "a_run",
     "a_task",
+    "eventually",
+    "process_is_dead",
 ]

@@ -1,0 +1,64 @@
+"""A run reporter that rides out short outages of the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from scheduler_domain import RunOutcome
+from scheduler_errors import Unavailable
+from scheduler_foundation import RunReporter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class RetryingReporter:
+    """Forwards to a `RunReporter`, retrying `Unavailable` with exponential backoff.
+
+    After `retries` retries the last `Unavailable` is raised; other errors are raised at once.
+    """
+
+    def __init__(self, reporter: RunReporter, *, retries: int, backoff_seconds: float) -> None:
+        self._reporter = reporter
+        self._retries = retries
+        self._backoff = backoff_seconds
+
+    async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
+        """Claim the run; False when it must not run."""
+        return await self._retrying(
+            "start", lambda: self._reporter.start(run_id, attempt, worker_id), run_id, attempt, worker_id
+        )
+
+    async def finish(self, run_id: int, attempt: int, worker_id: str, outcome: RunOutcome) -> None:
+        """Record how the run ended."""
+        await self._retrying(
+            "finish",
+            lambda: self._reporter.finish(run_id, attempt, worker_id, outcome),
+            run_id,
+            attempt,
+            worker_id,
+        )
+
+    async def _retrying(
+        self, report: str, call: Callable[[], Awaitable[T]], run_id: int, attempt: int, worker_id: str
+    ) -> T:
+        for retry in range(self._retries + 1):
+            try:
+                return await call()
+            except Unavailable as exc:
+                if retry == self._retries:
+                    raise
+                delay = self._backoff * 2**retry
+                logger.warning(
+                    "reporting %s failed (%s); retrying in %.2f s",
+                    report,
+                    exc,
+                    delay,
+                    extra={"run_id": run_id, "attempt": attempt, "worker_id": worker_id},
+                )
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
