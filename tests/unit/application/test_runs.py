@@ -135,6 +135,15 @@ class TestStart:
 
 
 class TestFinish:
+    async def test_a_report_from_another_worker_than_the_runner_changes_nothing(
+        self, lifecycle: RunLifecycle, runs: FakeTaskRunRepository, retrying_task_id: int
+    ) -> None:
+        run = await stored_run(runs, task_id=retrying_task_id, status=S.RUNNING, worker_id="w1")
+
+        assert await lifecycle.finish(run.id, 1, "w2", RunOutcome(status=S.SUCCEEDED)) is None
+
+        assert runs.rows == {run.id: run}
+
     async def test_success_is_recorded_and_nothing_follows(
         self, lifecycle: RunLifecycle, runs: FakeTaskRunRepository, retrying_task_id: int
     ) -> None:

@@ -333,3 +333,26 @@ class TestTrigger:
 
         assert first.id != second.id
         assert len(runs.rows) == 2
+
+
+class TestUpdateTypes:
+    async def test_plain_values_are_converted_to_the_fields_types(
+        self, task_control: TaskControl, tasks: FakeTaskRepository
+    ) -> None:
+        task = await task_control.create(a_task())
+
+        edited = await task_control.update(task.id, {"priority": "high", "tags": ["a", "b"]})
+
+        assert edited.priority is Priority.HIGH
+        assert edited.tags == ("a", "b")
+        assert tasks.rows[task.id].priority is Priority.HIGH
+
+    async def test_a_value_of_the_wrong_type_is_refused_and_nothing_changes(
+        self, task_control: TaskControl, tasks: FakeTaskRepository
+    ) -> None:
+        task = await task_control.create(a_task())
+
+        with pytest.raises(InvalidInput, match="max_retries"):
+            await task_control.update(task.id, {"max_retries": "many"})
+
+        assert tasks.rows[task.id] == task

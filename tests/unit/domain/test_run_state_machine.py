@@ -243,3 +243,13 @@ class TestNextAttempt:
     @pytest.mark.parametrize("status", [S.PENDING, S.QUEUED, S.RUNNING])
     def test_none_while_the_run_has_not_ended(self, status: RunStatus) -> None:
         assert a_run(status=status).next_attempt(RetryPolicy(max_retries=3), NOW, 1) is None
+
+    @pytest.mark.parametrize("status", [S.SUCCEEDED, S.CANCELLED, S.SKIPPED])
+    def test_none_after_an_end_that_is_not_a_failure(self, status: RunStatus) -> None:
+        assert a_run(status=status).next_attempt(RetryPolicy(max_retries=3), NOW, 1) is None
+
+    def test_a_timed_out_run_is_retried(self) -> None:
+        retry = a_run(status=S.TIMED_OUT).next_attempt(RetryPolicy(max_retries=1), NOW, 1)
+
+        assert retry is not None
+        assert retry.attempt == 2

@@ -88,10 +88,13 @@ class RunLifecycle:
     async def finish(self, run_id: int, attempt: int, worker_id: str, outcome: RunOutcome) -> TaskRun | None:
         """Record how a run ended and schedule its retry when the policy allows one.
 
-        Returns the stored run, or None when the report was stale or a duplicate.
+        Returns the stored run, or None when the report was stale or a duplicate, or came from a
+        worker other than the one running the run.
         """
         run = await self._find(run_id)
         if run is None or run.attempt != attempt or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return None
+        if run.status is RunStatus.RUNNING and run.worker_id not in (None, worker_id):
             return None
         ended = run.finished(outcome, self._clock.now(), worker_id=worker_id)
         return await self._store_end(run, ended, retry=outcome.may_retry)

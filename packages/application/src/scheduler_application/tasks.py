@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -98,7 +99,7 @@ class TaskControl:
         fields = dict(changes)
         if "schedule" in fields:
             fields["schedule"] = _normalized(fields["schedule"])
-        edited = msgspec.structs.replace(current, **fields, updated_at=now)
+        edited = _edited(current, fields, now)
         await self._check_references(edited)
         if _timing_changed(current, edited):
             edited = edited.rescheduled(now)
@@ -160,6 +161,15 @@ class TaskControl:
             )
         if task.dependencies:
             check_dependencies(task.id, task.dependencies, graph=await self._tasks.dependency_graph())
+
+
+def _edited(current: Task, fields: Mapping[str, Any], now: datetime) -> Task:
+    """`current` with `fields` changed, every value converted to its field's type and checked."""
+    merged = {**msgspec.structs.asdict(current), **fields, "updated_at": now}
+    try:
+        return msgspec.convert(msgspec.to_builtins(merged), Task)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"invalid task: {exc}") from exc
 
 
 def _normalized(schedule: str | None) -> str | None:

@@ -39,6 +39,9 @@ OUTCOME_STATUSES = frozenset(
 
 WORKER_LOST = "worker_lost"
 
+#: The ends after which the retry policy applies.
+RETRYABLE_ENDS = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
+
 
 def can_move(current: RunStatus, target: RunStatus) -> bool:
     """True when the state machine allows `current -> target`."""
@@ -145,8 +148,8 @@ class TaskRun(Struct, frozen=True, kw_only=True):
         return self.started_at + timedelta(seconds=self.timeout_seconds) + grace
 
     def next_attempt(self, policy: RetryPolicy, now: datetime, delay_seconds: float) -> TaskRun | None:
-        """The retry that follows this ended run, or None when the policy allows no more."""
-        if not self.status.is_final or not policy.allows_another(self.attempt):
+        """The retry that follows this failed or timed-out run, or None when none may follow."""
+        if self.status not in RETRYABLE_ENDS or not policy.allows_another(self.attempt):
             return None
         return TaskRun(
             task_id=self.task_id,
