@@ -3,6 +3,7 @@
 Pure Python: no framework, no driver, no I/O.
 """
 
+from scheduler_domain.audit import AuditEntry, AuditQuery
 from scheduler_domain.dag import check_dependencies
 from scheduler_domain.message import (
     CancelRun,
@@ -52,6 +53,9 @@ __all__ = [
     "WORKER_LOST",
     "ApiKey",
     "ApiKeyRepository",
+    "AuditEntry",
+    "AuditLogRepository",
+    "AuditQuery",
     "CancelRun",
     "FirePlan",
     "Message",

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from scheduler_domain.audit import AuditEntry, AuditQuery
 from scheduler_domain.query import Page, RunQuery, TaskQuery
 from scheduler_domain.run import TaskRun
 from scheduler_domain.security import ApiKey
@@ -145,4 +146,16 @@ class ApiKeyRepository(Protocol):
 
     async def count(self) -> int:
         """How many keys exist (revoked included)."""
+        ...
+
+
+class AuditLogRepository(Protocol):
+    """Stores audit entries; they are never changed or deleted through the scheduler."""
+
+    async def record(self, entry: AuditEntry) -> AuditEntry:
+        """Store an entry; returns it with its id."""
+        ...
+
+    async def page(self, query: AuditQuery) -> Page[AuditEntry]:
+        """One page of entries matching `query`, newest (highest id) first."""
         ...

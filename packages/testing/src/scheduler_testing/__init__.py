@@ -5,6 +5,7 @@ from scheduler_testing.clock import FakeClock
 from scheduler_testing.queue import FakeDelivery, FakeMessageQueue
 from scheduler_testing.repositories import (
     FakeApiKeyRepository,
+    FakeAuditLogRepository,
     FakeTaskRepository,
     FakeTaskRunRepository,
     FakeWorkerRepository,
@@ -14,6 +15,7 @@ from scheduler_testing.waiting import eventually, process_is_dead
 
 __all__ = [
     "FakeApiKeyRepository",
+    "FakeAuditLogRepository",
     "FakeClock",
     "FakeDelivery",
     "FakeMessageQueue",

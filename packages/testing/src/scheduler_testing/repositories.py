@@ -9,6 +9,8 @@ import msgspec
 
 from scheduler_domain import (
     ApiKey,
+    AuditEntry,
+    AuditQuery,
     Page,
     RunQuery,
     RunStatus,
@@ -270,3 +272,28 @@ class FakeApiKeyRepository:
     async def count(self) -> int:
         """How many keys."""
         return len(self.rows)
+
+
+class FakeAuditLogRepository:
+    """Audit entries in a list."""
+
+    def __init__(self) -> None:
+        self.rows: list[AuditEntry] = []
+
+    async def record(self, entry: AuditEntry) -> AuditEntry:
+        """Append with the next id."""
+        stored = msgspec.structs.replace(entry, id=len(self.rows) + 1)
+        self.rows.append(stored)
+        return stored
+
+    async def page(self, query: AuditQuery) -> Page[AuditEntry]:
+        """Entries matching the query, newest first."""
+        rows = [
+            entry
+            for entry in reversed(self.rows)
+            if (query.actor is None or entry.actor == query.actor)
+            and (query.resource is None or entry.resource == query.resource)
+            and (query.before_id is None or entry.id < query.before_id)
+        ][: query.limit + 1]
+        last = rows[query.limit - 1].id if len(rows) > query.limit else None
+        return Page.of(rows, limit=query.limit, last_id=last)
