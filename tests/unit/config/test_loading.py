@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_config import AppConfig, load_config
+from scheduler_config import AppConfig, encrypt, load_config, new_key
 from scheduler_errors import InvalidInput
 
 
@@ -80,3 +80,35 @@ def test_test_server_urls_are_not_settings() -> None:
     )
 
     assert config == AppConfig()
+
+
+def test_encrypted_values_are_decrypted_with_the_secret_key(tmp_path: Path) -> None:
+    key = new_key()
+    file = tmp_path / "settings.toml"
+    file.write_text(f'[database]\nurl = "{encrypt("postgresql://app:s3cret@db/x", key)}"\n')
+
+    config = load_config({"SCHEDULER_SECRET_KEY": key}, path=file)
+
+    assert config.database.url == "postgresql://app:s3cret@db/x"
+    assert "s3cret" not in file.read_text()
+
+
+@pytest.mark.parametrize(("env_key", "complaint"), [(None, "not set"), ("other", "cannot be decrypted")])
+def test_an_encrypted_value_without_the_right_key_is_named(
+    tmp_path: Path, env_key: str | None, complaint: str
+) -> None:
+    token = encrypt("hunter2hunter2hunter2", new_key())
+    env = {"SCHEDULER_ADMIN_API_KEY": token}
+    if env_key is not None:
+        env["SCHEDULER_SECRET_KEY"] = new_key()
+
+    with pytest.raises(InvalidInput, match=complaint) as caught:
+        load_config(env)
+
+    assert "admin_api_key" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_malformed_secret_key_says_how_to_make_one() -> None:
+    with pytest.raises(InvalidInput, match="new-key"):
+        load_config({"SCHEDULER_SECRET_KEY": "short", "SCHEDULER_ADMIN_API_KEY": "enc:v1:abc"})

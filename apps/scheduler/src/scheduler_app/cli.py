@@ -169,7 +169,30 @@ def config_group() -> None:
 def config_check(ctx: click.Context) -> None:
     """Load the settings and say whether they are valid."""
     config = _load(ctx)
-    click.echo(f"settings are valid (database: {config.database_url}, queue: {config.queue.url})")
+    from scheduler_config import redact_url
+
+    database, queue = redact_url(config.database_url), redact_url(config.queue.url)
+    click.echo(f"settings are valid (database: {database}, queue: {queue})")
+
+
+@config_group.command("encrypt")
+@click.argument("value")
+def config_encrypt(value: str) -> None:
+    """Print VALUE encrypted for a settings file (key from $SCHEDULER_SECRET_KEY)."""
+    from scheduler_config import SECRET_KEY_VAR, encrypt
+
+    key = os.environ.get(SECRET_KEY_VAR)
+    if not key:
+        raise click.ClickException(f"set {SECRET_KEY_VAR} first (make one with `scheduler config new-key`)")
+    click.echo(encrypt(value, key))
+
+
+@config_group.command("new-key")
+def config_new_key() -> None:
+    """Print a new random key for $SCHEDULER_SECRET_KEY."""
+    from scheduler_config import new_key
+
+    click.echo(new_key())
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Typed settings: defaults, a TOML file, environment variables; read once by the app."""
 
 from scheduler_config.loading import CONFIG_FILE_VAR, load_config
+from scheduler_config.secrets import SECRET_KEY_VAR, encrypt, new_key
 from scheduler_config.settings import (
     ApiConfig,
     AppConfig,
@@ -9,10 +10,12 @@ from scheduler_config.settings import (
     LoggingConfig,
     MessageQueueConfig,
     WorkerConfig,
+    redact_url,
 )
 
 __all__ = [
     "CONFIG_FILE_VAR",
+    "SECRET_KEY_VAR",
     "ApiConfig",
     "AppConfig",
     "DatabaseConfig",
@@ -20,5 +23,8 @@ __all__ = [
     "LoggingConfig",
     "MessageQueueConfig",
     "WorkerConfig",
+    "encrypt",
     "load_config",
+    "new_key",
+    "redact_url",
 ]

@@ -10,15 +10,14 @@ from typing import Any
 
 import msgspec
 
+from scheduler_config.secrets import SECRET_KEY_VAR, decrypt_tree
 from scheduler_config.settings import AppConfig
 from scheduler_errors import InvalidInput
 
 ENV_PREFIX = "SCHEDULER_"
 CONFIG_FILE_VAR = "SCHEDULER_CONFIG"
 #: Env vars with the prefix that are not settings.
-_NOT_SETTINGS = frozenset(
-    {CONFIG_FILE_VAR, "SCHEDULER_TEST_POSTGRES_URL", "SCHEDULER_TEST_REDIS_URL", "SCHEDULER_TEST_AMQP_URL"}
-)
+_NOT_SETTINGS = frozenset({CONFIG_FILE_VAR, SECRET_KEY_VAR})
 
 
 def load_config(
@@ -30,7 +29,8 @@ def load_config(
     """The settings, each source overriding the one before; `InvalidInput` names a bad setting.
 
     `path` defaults to the file named by `SCHEDULER_CONFIG`; `overrides` (dotted keys, e.g.
-    `api.port` from CLI flags) win over everything.
+    `api.port` from CLI flags) win over everything. Values written `enc:v1:...` are decrypted
+    with the key in `SCHEDULER_SECRET_KEY`.
     """
     layers: dict[str, Any] = {}
     file_path = path or (Path(env[CONFIG_FILE_VAR]) if env.get(CONFIG_FILE_VAR) else None)
@@ -40,8 +40,9 @@ def load_config(
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _merge(layers, _nest(dotted.split("."), value))
+    plain = decrypt_tree(layers, env.get(SECRET_KEY_VAR))
     try:
-        return msgspec.convert(layers, AppConfig, strict=False)
+        return msgspec.convert(plain, AppConfig, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"invalid setting: {exc}") from exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from msgspec import Struct
 
@@ -113,6 +114,15 @@ class AppConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def is_embedded(self) -> bool:
         """True when storage or queue can only serve one process (SQLite, in-process queue)."""
         return self.database_url.startswith(SQLITE_PREFIX) or self.queue.is_in_process
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password, if any, replaced by `***` (for logs and messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _check(config: AppConfig) -> None:

@@ -1,0 +1,61 @@
+"""The `scheduler` command line: one-line errors, non-zero exits, secrets tooling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def scheduler(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler_app", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), **(env or {})},
+        check=False,
+    )
+
+
+def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -> None:
+    key = scheduler("config", "new-key", cwd=tmp_path).stdout.strip()
+    token = scheduler(
+        "config", "encrypt", "postgresql://u:pw@db/x", env={"SCHEDULER_SECRET_KEY": key}, cwd=tmp_path
+    )
+    assert token.returncode == 0, token.stderr
+    (tmp_path / "s.toml").write_text(f'[database]\nurl = "{token.stdout.strip()}"\n')
+
+    checked = scheduler(
+        "--config", "s.toml", "config", "check", env={"SCHEDULER_SECRET_KEY": key}, cwd=tmp_path
+    )
+
+    assert checked.returncode == 0, checked.stderr
+    assert "postgresql://u:***@db/x" in checked.stdout
+    assert ":pw@" not in checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["config", "encrypt", "x"], {}, "SCHEDULER_SECRET_KEY"),
+        (["config", "check"], {"SCHEDULER_API__PORT": "eighty"}, "port"),
+        (["--config", "missing.toml", "config", "check"], {}, "does not exist"),
+        (["standalone"], {"SCHEDULER_NOPE": "1"}, "nope"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_non_zero_exit(
+    args: list[str], env: dict[str, str], says: str, tmp_path: Path
+) -> None:
+    result = scheduler(*args, env=env, cwd=tmp_path)
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0]
+    assert lines[0].startswith("error: ")
