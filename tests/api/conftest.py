@@ -13,10 +13,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from scheduler_api import create_app
-from scheduler_application import AccessControl, RunControl, TaskControl, WorkerRegistry
+from scheduler_application import AccessControl, AuditTrail, RunControl, TaskControl, WorkerRegistry
 from scheduler_domain import Role, RunStatus, TaskRun
 from scheduler_testing import (
     FakeApiKeyRepository,
+    FakeAuditLogRepository,
     FakeClock,
     FakeMessageQueue,
     FakeTaskRepository,
@@ -38,11 +39,13 @@ class World:
     run_rows: FakeTaskRunRepository = field(default_factory=FakeTaskRunRepository)
     worker_rows: FakeWorkerRepository = field(default_factory=FakeWorkerRepository)
     key_rows: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
+    audit_rows: FakeAuditLogRepository = field(default_factory=FakeAuditLogRepository)
     database_up: bool = True
 
     def __post_init__(self) -> None:
         self.task_rows = FakeTaskRepository(self.run_rows)
         self.access = AccessControl(keys=self.key_rows, clock=self.clock)
+        self.audit = AuditTrail(log=self.audit_rows, clock=self.clock)
 
     async def readiness(self) -> Mapping[str, bool]:
         return {"database": self.database_up, "queue": await self.queue.ping()}
@@ -59,6 +62,7 @@ class World:
             runs=RunControl(runs=self.run_rows, queue=self.queue, clock=self.clock),
             access=self.access,
             workers=WorkerRegistry(workers=self.worker_rows, clock=self.clock),
+            audit=self.audit,
             readiness=self.readiness,
             max_body_bytes=MAX_BODY_BYTES,
             debug=debug,

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler_domain import ApiKeyRepository, TaskRepository, TaskRunRepository, WorkerRepository
+from scheduler_domain import (
+    ApiKeyRepository,
+    AuditLogRepository,
+    TaskRepository,
+    TaskRunRepository,
+    WorkerRepository,
+)
 from scheduler_infrastructure import (
+    PostgresApiKeyRepository,
+    PostgresAuditLogRepository,
+    PostgresDatabase,
+    PostgresTaskRepository,
+    PostgresTaskRunRepository,
+    PostgresWorkerRepository,
     SqliteApiKeyRepository,
+    SqliteAuditLogRepository,
     SqliteDatabase,
     SqliteTaskRepository,
     SqliteTaskRunRepository,
@@ -14,6 +27,7 @@ from scheduler_infrastructure import (
 )
 from scheduler_testing import (
     FakeApiKeyRepository,
+    FakeAuditLogRepository,
     FakeTaskRepository,
     FakeTaskRunRepository,
     FakeWorkerRepository,
@@ -29,6 +43,7 @@ class Stores:
     runs: TaskRunRepository
     workers: WorkerRepository
     api_keys: ApiKeyRepository
+    audit: AuditLogRepository
 
 
 def fake_stores() -> Stores:
@@ -39,6 +54,7 @@ def fake_stores() -> Stores:
         runs=runs,
         workers=FakeWorkerRepository(),
         api_keys=FakeApiKeyRepository(),
+        audit=FakeAuditLogRepository(),
     )
 
 
@@ -49,4 +65,16 @@ def sqlite_stores(db: SqliteDatabase) -> Stores:
         runs=SqliteTaskRunRepository(db=db),
         workers=SqliteWorkerRepository(db=db),
         api_keys=SqliteApiKeyRepository(db=db),
+        audit=SqliteAuditLogRepository(db=db),
+    )
+
+
+def postgres_stores(db: PostgresDatabase) -> Stores:
+    return Stores(
+        kind="postgres",
+        tasks=PostgresTaskRepository(db=db),
+        runs=PostgresTaskRunRepository(db=db),
+        workers=PostgresWorkerRepository(db=db),
+        api_keys=PostgresApiKeyRepository(db=db),
+        audit=PostgresAuditLogRepository(db=db),
     )

@@ -5,6 +5,7 @@ Runs are in test_run_repository_contract.py; both use the `stores` fixture of co
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
@@ -205,6 +206,20 @@ async def test_task_filters_combine(stores: Stores) -> None:
     assert await ids(TaskQuery(tag="prod", task_type=TaskType.SHELL)) == [shell.id]
 
 
+async def test_a_name_filter_matches_wildcard_characters_literally(stores: Stores) -> None:
+    percent = await stores.tasks.add(a_task(name="50% off"))
+    underscore = await stores.tasks.add(a_task(name="snake_case"))
+    await stores.tasks.add(a_task(name="plain"))
+
+    async def ids(name: str) -> list[int]:
+        return [task.id for task in (await stores.tasks.page(TaskQuery(name=name))).items]
+
+    assert await ids("%") == [percent.id]
+    assert await ids("_") == [underscore.id]
+    assert await ids("e_c") == [underscore.id]
+    assert await ids("a%") == []
+
+
 async def test_dependency_graph_maps_every_task_archived_included(stores: Stores) -> None:
     base = await stores.tasks.add(a_task(name="base"))
     middle = await stores.tasks.add(a_task(name="middle", dependencies=(base.id,)))
@@ -290,6 +305,18 @@ async def test_a_cron_fire_never_gets_a_second_run(
     assert (await stores.tasks.get(task.id)).next_run_at == T0 + timedelta(minutes=1)
 
 
+async def test_of_dispatchers_racing_over_one_fire_exactly_one_records_it(stores: Stores) -> None:
+    task = await stores.tasks.add(a_task(schedule="* * * * *", next_run_at=T0))
+
+    results = await asyncio.gather(
+        *(stores.tasks.record_fires(task, [a_fire(task, T0)], T0 + timedelta(minutes=1)) for _ in range(4))
+    )
+
+    winners = [created for created in results if created]
+    assert len(winners) == 1
+    assert [run.id for run in await all_runs(stores)] == [winners[0][0].id]
+
+
 # ------------------------------------------------------------------ workers
 
 
@@ -313,6 +340,14 @@ async def test_workers_are_saved_listed_by_id_and_removed(stores: Stores) -> Non
         await stores.workers.get("w-2")
     with pytest.raises(NotFound):
         await stores.workers.remove("w-2")
+
+
+async def test_workers_are_listed_in_code_point_order_of_their_ids(stores: Stores) -> None:
+    ids = ["b", "B", "a_1", "a-1", "a1", "Z", "é"]
+    for worker_id in ids:
+        await stores.workers.save(a_worker(worker_id))
+
+    assert [w.id for w in await stores.workers.all()] == sorted(ids)
 
 
 async def test_every_worker_field_round_trips(stores: Stores) -> None:

@@ -209,6 +209,19 @@ async def test_a_follow_up_is_stored_with_the_transition(stores: Stores) -> None
     ]
 
 
+async def test_of_racing_identical_transitions_exactly_one_applies(stores: Stores) -> None:
+    task = await a_stored_task(stores)
+    [run] = await add_runs(stores, task, 1)
+    queued = run.queued(T0)
+
+    results = await asyncio.gather(
+        *(stores.runs.transition(queued, expected=RunStatus.PENDING) for _ in range(4))
+    )
+
+    assert [result for result in results if result is not None] == [queued]
+    assert await stores.runs.get(run.id) == queued
+
+
 # ------------------------------------------------------------------ claiming
 
 

@@ -65,25 +65,36 @@ class Standalone:
         )
         if self.admin_key:
             env["SCHEDULER_ADMIN_API_KEY"] = self.admin_key
-        command = [sys.executable, "-m", "scheduler_app", "standalone", "--port", str(self.port)]
-        command += ["--data-dir", str(self.data_dir)]
         self.process = subprocess.Popen(
-            command,
+            self.command(),
             env=env,
             stdout=self.out_path.open("w"),
             stderr=self.log_path.open("w"),
             text=True,
         )
-        wait_for(self._healthy, timeout=30, what=f"standalone on {self.url} to answer /health")
+        wait_for(self.ready, timeout=30, what=f"{self.command()[3]} on {self.url} to be ready")
         return self
 
+    def command(self) -> list[str]:
+        """The command line of the process."""
+        base = [sys.executable, "-m", "scheduler_app", "standalone", "--port", str(self.port)]
+        return [*base, "--data-dir", str(self.data_dir)]
+
+    def ready(self) -> bool:
+        """True once the process serves (it must not have exited)."""
+        return self._healthy()
+
     def _healthy(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"standalone exited with {self.process.returncode}:\n{self.logs()}")
+        self.check_alive()
         try:
             return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def check_alive(self) -> None:
+        """Fail the test, with the logs, when the process has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"{self.command()[3]} exited with {self.process.returncode}:\n{self.logs()}")
 
     def stop(self, *, sig: signal.Signals = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the process and wait for it to exit; returns its exit code."""

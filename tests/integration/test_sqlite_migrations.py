@@ -19,7 +19,7 @@ from scheduler_infrastructure import (
 from scheduler_infrastructure.sqlite.schema import known_migrations, statements
 from scheduler_testing import a_task
 
-TABLES = {"tasks", "task_runs", "workers", "api_keys", "schema_version"}
+TABLES = {"tasks", "task_runs", "workers", "api_keys", "audit_log", "schema_version"}
 
 
 @pytest.fixture
@@ -92,14 +92,17 @@ async def test_a_newer_schema_is_refused_with_what_to_do(db: SqliteDatabase) -> 
 
 async def test_a_failing_migration_leaves_nothing_behind(db: SqliteDatabase) -> None:
     await migrate_sqlite(db)
+    latest = len(known_migrations())
     broken = Migration(
-        version=2, name="0002_broken", sql="CREATE TABLE extra (a);\nINSERT INTO missing VALUES (1);\n"
+        version=latest + 1,
+        name=f"{latest + 1:04d}_broken",
+        sql="CREATE TABLE extra (a);\nINSERT INTO missing VALUES (1);\n",
     )
 
     with pytest.raises(Exception, match="missing"):
         await migrate_sqlite(db, migrations=[*known_migrations(), broken])
 
-    assert await sqlite_schema_version(db) == 1
+    assert await sqlite_schema_version(db) == latest
     assert "extra" not in await tables(db)
 
 
@@ -110,7 +113,7 @@ async def test_data_survives_close_and_reopen(db: SqliteDatabase, path: Path) ->
 
     reopened = await SqliteDatabase.open(path)
     try:
-        assert await migrate_sqlite(reopened) == 1
+        assert await migrate_sqlite(reopened) == len(known_migrations())
         assert await SqliteTaskRepository(db=reopened).get(stored.id) == stored
     finally:
         await reopened.close()

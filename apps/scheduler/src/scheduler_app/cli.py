@@ -73,18 +73,18 @@ def _worker_id_override() -> str | None:
     return None if os.environ.get("SCHEDULER_WORKER__WORKER_ID") else default_worker_id()
 
 
-def _refuse_alone(role: str, config: AppConfig) -> None:
-    if config.is_embedded:
+def _run_role(role: str, config: AppConfig) -> None:
+    """Run `role` on the shared store and broker, refusing the embedded ones in one line."""
+    if config.database_url.startswith("sqlite:///") or config.queue.is_in_process:
         raise click.ClickException(
             f"`scheduler {role}` needs a shared database and message queue, but the settings name the "
             "embedded ones (SQLite, in-process queue), which serve one process only: run "
-            "`scheduler standalone`, or set SCHEDULER_DATABASE__URL and SCHEDULER_QUEUE__URL"
+            "`scheduler standalone`, or set SCHEDULER_DATABASE__URL=postgresql://... and "
+            "SCHEDULER_QUEUE__URL=redis://... or amqp://..."
         )
-    store, broker = config.database_url.split(":", 1)[0], config.queue.url.split(":", 1)[0]
-    raise click.ClickException(
-        f"`scheduler {role}` on {store} with {broker} is not available in this version: "
-        "only `scheduler standalone` (SQLite, in-process queue) is"
-    )
+    from scheduler_app.cluster import run_role
+
+    asyncio.run(run_role(role, config))
 
 
 @cli.command()
@@ -92,15 +92,15 @@ def _refuse_alone(role: str, config: AppConfig) -> None:
 @click.option("--port", type=int, default=None)
 @click.pass_context
 def api(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """The REST API alone (needs a shared database and queue)."""
-    _refuse_alone("api", _load(ctx, **{"api.host": host, "api.port": port}))
+    """The REST API alone, on PostgreSQL and Redis or RabbitMQ."""
+    _run_role("api", _load(ctx, **{"api.host": host, "api.port": port}))
 
 
 @cli.command()
 @click.pass_context
 def dispatcher(ctx: click.Context) -> None:
-    """The scheduling loop alone (needs a shared database and queue)."""
-    _refuse_alone("dispatcher", _load(ctx))
+    """The scheduling loop alone, on PostgreSQL and Redis or RabbitMQ."""
+    _run_role("dispatcher", _load(ctx))
 
 
 @cli.command()
@@ -126,7 +126,11 @@ def worker(
         "worker.api_url": api_url,
         "worker.api_key": api_key_file.read_text().strip() if api_key_file else None,
     }
-    _refuse_alone("worker", _load(ctx, **overrides))
+    _load(ctx, **overrides)
+    raise click.ClickException(
+        "`scheduler worker` as a separate process is not available in this version (it needs the "
+        "worker API of the next milestone): run `scheduler standalone`, whose worker runs in-process"
+    )
 
 
 @cli.command()

@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from scheduler_config import AppConfig
-from scheduler_infrastructure import InMemoryMessageQueue, SqliteDatabase, migrate_sqlite
+from scheduler_errors import InvalidInput
+from scheduler_foundation import MessageQueue
+from scheduler_infrastructure import (
+    InMemoryMessageQueue,
+    PostgresDatabase,
+    PostgresWakeup,
+    RabbitMQQueue,
+    RedisStreamsQueue,
+    SqliteDatabase,
+    check_postgres_schema,
+    migrate_sqlite,
+)
 
 
 async def sqlite_database(config: AppConfig) -> AsyncIterator[SqliteDatabase]:
@@ -18,6 +29,37 @@ async def sqlite_database(config: AppConfig) -> AsyncIterator[SqliteDatabase]:
         await db.close()
 
 
+async def postgres_database(config: AppConfig) -> AsyncIterator[PostgresDatabase]:
+    """The shared database; `SchemaNotCurrent` (run `scheduler migrate`) unless it is migrated."""
+    db = await open_postgres(config)
+    try:
+        await check_postgres_schema(db)
+        yield db
+    finally:
+        await db.close()
+
+
+async def open_postgres(config: AppConfig) -> PostgresDatabase:
+    """A pool on the configured PostgreSQL database, sized and timed by the settings."""
+    settings = config.database
+    return await PostgresDatabase.open(
+        settings.url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        connect_timeout=settings.connect_timeout_seconds,
+        statement_timeout=settings.statement_timeout_seconds,
+    )
+
+
+async def postgres_wakeup(db: PostgresDatabase) -> AsyncIterator[PostgresWakeup]:
+    """Dispatch wake-ups through LISTEN/NOTIFY."""
+    wakeup = PostgresWakeup(db=db)
+    try:
+        yield wakeup
+    finally:
+        await wakeup.close()
+
+
 async def in_process_queue() -> AsyncIterator[InMemoryMessageQueue]:
     """The in-process message queue."""
     queue = InMemoryMessageQueue()
@@ -25,3 +67,24 @@ async def in_process_queue() -> AsyncIterator[InMemoryMessageQueue]:
         yield queue
     finally:
         await queue.close()
+
+
+async def broker_queue(config: AppConfig) -> AsyncIterator[MessageQueue]:
+    """Redis Streams for `redis://` and `rediss://`, RabbitMQ for `amqp://` and `amqps://`."""
+    queue = await connect_broker(config.queue.url, namespace=config.queue.namespace)
+    try:
+        yield queue
+    finally:
+        await queue.close()
+
+
+async def connect_broker(url: str, *, namespace: str = "") -> MessageQueue:
+    """The broker at `url`; `InvalidInput` for a scheme no adapter serves."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("redis", "rediss"):
+        return await RedisStreamsQueue.connect(url, namespace=namespace)
+    if scheme in ("amqp", "amqps"):
+        return await RabbitMQQueue.connect(url, namespace=namespace)
+    raise InvalidInput.for_field(
+        "queue.url", f"{scheme}:// is not a broker: use redis://, amqp:// or memory://"
+    )

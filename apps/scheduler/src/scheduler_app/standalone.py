@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from typing import TextIO
 
-from scheduler_app.containers import StandaloneContainer, provide
+from scheduler_app.containers import StandaloneContainer, open_in_order, provide, settle
 from scheduler_app.services import run_until_stopped
 from scheduler_application import AccessControl
 from scheduler_config import AppConfig
@@ -17,8 +16,8 @@ logger = logging.getLogger(__name__)
 async def run_standalone(config: AppConfig, *, out: TextIO) -> None:
     """Serve until SIGINT or SIGTERM; state lives in `config.data_dir`."""
     container = StandaloneContainer(config=config)
-    await _awaited(container.init_resources())
     try:
+        await open_in_order(container.storage.database, container.messaging.queue)
         await announce_admin_key(await provide(container.use_cases.access), config, out)
         roles = container.roles
         server = await provide(roles.api_server)
@@ -29,14 +28,8 @@ async def run_standalone(config: AppConfig, *, out: TextIO) -> None:
         )
         await run_until_stopped(services)
     finally:
-        await _awaited(container.shutdown_resources())
+        await settle(container.shutdown_resources())
     logger.info("scheduler standalone stopped")
-
-
-async def _awaited(result: Awaitable[None] | None) -> None:
-    """dependency-injector returns an awaitable only when the container has async resources."""
-    if result is not None:
-        await result
 
 
 async def announce_admin_key(access: AccessControl, config: AppConfig, out: TextIO) -> None:

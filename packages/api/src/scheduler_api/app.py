@@ -10,15 +10,17 @@ from litestar.di import Provide
 from litestar.handlers import BaseRouteHandler
 from litestar.routes import HTTPRoute
 
+from scheduler_api.audit import audit_middleware, unaudited_writes
 from scheduler_api.auth import principal_guard, undeclared_routes
 from scheduler_api.openapi import SECURITY, openapi_config
 from scheduler_api.problems import exception_handlers
 from scheduler_api.routes.api_keys import ApiKeyRoutes
+from scheduler_api.routes.audit_log import AuditLogRoutes
 from scheduler_api.routes.health import Readiness, health, readiness_route
 from scheduler_api.routes.runs import RunRoutes
 from scheduler_api.routes.tasks import TaskRoutes
 from scheduler_api.routes.workers import WorkerRoutes
-from scheduler_application import AccessControl, RunControl, TaskControl, WorkerRegistry
+from scheduler_application import AccessControl, AuditTrail, RunControl, TaskControl, WorkerRegistry
 
 API_PREFIX = "/api/v1"
 ONE_MIB = 1024 * 1024
@@ -30,25 +32,29 @@ def create_app(
     runs: RunControl,
     access: AccessControl,
     workers: WorkerRegistry,
+    audit: AuditTrail,
     readiness: Readiness,
     max_body_bytes: int = ONE_MIB,
     debug: bool = False,
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
-    Logging is left to the caller (the app configures it); unexpected errors are logged on the
-    `scheduler_api.problems` logger.
+    Every write under `/api/v1` is recorded in `audit` (see `scheduler_api.audit`). Logging is
+    left to the caller (the app configures it); unexpected errors are logged on the
+    `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
     api = Router(
         path=API_PREFIX,
-        route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes],
+        route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes, AuditLogRoutes],
         guards=[principal_guard(access)],
+        middleware=[audit_middleware(audit)],
         security=SECURITY,
         dependencies={
             "tasks": _provide(tasks),
             "runs": _provide(runs),
             "access": _provide(access),
             "workers": _provide(workers),
+            "audit": _provide(audit),
         },
     )
     app = Litestar(
@@ -60,6 +66,7 @@ def create_app(
         debug=debug,
     )
     _refuse_undeclared_permissions(app)
+    _refuse_unaudited_writes(app)
     return app
 
 
@@ -75,6 +82,13 @@ def _refuse_undeclared_permissions(app: Litestar) -> None:
     missing = undeclared_routes(_protected_handlers(app))
     if missing:
         raise RuntimeError(f"routes under {API_PREFIX} without a declared permission: {missing}")
+
+
+def _refuse_unaudited_writes(app: Litestar) -> None:
+    """Fail at start-up when a write route says neither how it is audited nor why it is not."""
+    missing = unaudited_writes(_protected_handlers(app))
+    if missing:
+        raise RuntimeError(f"write routes under {API_PREFIX} without an audit rule: {missing}")
 
 
 def _protected_handlers(app: Litestar) -> Iterable[BaseRouteHandler]:

@@ -20,6 +20,7 @@ from scheduler_domain import Permission, Principal
 from scheduler_errors import PermissionDenied, Unauthenticated
 
 PERMISSION_OPT = "permission"
+PRINCIPAL_STATE = "principal"
 API_KEY_HEADER = "X-API-Key"
 _BEARER = "bearer"
 
@@ -60,9 +61,15 @@ def principal_guard(access: AccessControl) -> Guard:
         principal = await _authenticate(access, connection.headers)
         if not principal.may(permission):
             raise PermissionDenied(f"role {principal.role} lacks the {permission} permission")
-        connection.state.principal = principal
+        connection.state[PRINCIPAL_STATE] = principal
 
     return authorize
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The principal the guard authenticated on this connection; None before or without one."""
+    principal = connection.state.get(PRINCIPAL_STATE)
+    return principal if isinstance(principal, Principal) else None
 
 
 def undeclared_routes(handlers: Iterable[BaseRouteHandler]) -> list[str]:

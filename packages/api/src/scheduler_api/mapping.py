@@ -11,6 +11,7 @@ import msgspec
 from scheduler_api.schemas import (
     ApiKeyCreated,
     ApiKeyOut,
+    AuditEntryOut,
     PageOut,
     RunOut,
     TaskCreate,
@@ -22,6 +23,8 @@ from scheduler_api.schemas import (
 from scheduler_application import IssuedKey
 from scheduler_domain import (
     ApiKey,
+    AuditEntry,
+    AuditQuery,
     Page,
     RunQuery,
     RunStatus,
@@ -246,3 +249,29 @@ def key_out(key: ApiKey) -> ApiKeyOut:
 def key_page(keys: list[ApiKey]) -> PageOut[ApiKeyOut]:
     """Every key, as a single page."""
     return PageOut(items=[key_out(key) for key in keys])
+
+
+def audit_query(*, actor: str | None, resource: str | None, limit: int, cursor: str | None) -> AuditQuery:
+    """The domain query of an audit-log listing; `InvalidInput` for a bad limit or cursor."""
+    return AuditQuery(
+        actor=actor, resource=resource, limit=check_limit(limit), before_id=decode_cursor(cursor)
+    )
+
+
+def audit_entry_out(entry: AuditEntry) -> AuditEntryOut:
+    """An audit entry as the API shows it."""
+    return AuditEntryOut(
+        id=entry.id,
+        actor=entry.actor,
+        action=entry.action,
+        resource=entry.resource,
+        at=entry.at,
+        source_ip=entry.source_ip,
+        outcome=entry.outcome,
+        detail=entry.detail,
+    )
+
+
+def audit_page(page: Page[AuditEntry]) -> PageOut[AuditEntryOut]:
+    """A page of audit entries as the API shows it."""
+    return PageOut(items=[audit_entry_out(entry) for entry in page.items], next_cursor=page.next_cursor)

@@ -24,7 +24,7 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Scheduler API",
         version="1.0.0",
-        description="Tasks, runs, workers and API keys of the distributed task scheduler.",
+        description="Tasks, runs, workers, API keys and the audit log of the distributed task scheduler.",
         path="/schema",
         components=Components(
             security_schemes={

@@ -204,6 +204,24 @@ class ApiKeyOut(Struct, kw_only=True):
     last_used_at: datetime | None
 
 
+class AuditEntryOut(Struct, kw_only=True):
+    """One write through the API: who (`actor`) did what (`action` on `resource`), when (`at`),
+    from where (`source_ip`, the client address), and the HTTP status it got (`outcome`).
+
+    `detail` holds a few facts chosen per action (a new task's name, the names of the fields an
+    update set), never a secret nor a value from a request body.
+    """
+
+    id: int
+    actor: str
+    action: str
+    resource: str
+    at: datetime
+    source_ip: str | None
+    outcome: int
+    detail: dict[str, Any]
+
+
 class PageOut(Struct, Generic[T], kw_only=True):
     """One page of a listing; pass `next_cursor` as `cursor` to get the next (null on the last)."""
 

@@ -1,9 +1,10 @@
-"""Use cases: task control, run lifecycle, scheduling, access control, worker registry.
+"""Use cases: task control, run lifecycle, scheduling, access control, worker registry, audit trail.
 
 They load through repository ports, decide through the domain, store, and publish.
 """
 
 from scheduler_application.access import AccessControl, IssuedKey
+from scheduler_application.audit import AuditTrail
 from scheduler_application.runs import RunControl, RunLifecycle
 from scheduler_application.scheduling import SchedulerService, SchedulingPolicy
 from scheduler_application.tasks import EDITABLE_FIELDS, TaskControl
@@ -12,6 +13,7 @@ from scheduler_application.workers import WorkerRegistry
 __all__ = [
     "EDITABLE_FIELDS",
     "AccessControl",
+    "AuditTrail",
     "IssuedKey",
     "RunControl",
     "RunLifecycle",

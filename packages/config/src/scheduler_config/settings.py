@@ -39,6 +39,8 @@ class MessageQueueConfig(Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     url: str = "memory://"
     prefetch: int = 16
+    namespace: str = ""
+    """A prefix for every stream or queue name, so that several schedulers can share a broker."""
 
     @property
     def is_in_process(self) -> bool:

@@ -15,6 +15,7 @@ from scheduler_domain.message import (
 )
 from scheduler_domain.ports import (
     ApiKeyRepository,
+    AuditLogRepository,
     TaskRepository,
     TaskRunRepository,
     WorkerRepository,

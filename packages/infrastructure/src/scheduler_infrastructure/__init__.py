@@ -1,10 +1,26 @@
-"""Adapters: SQLite repositories and their schema, the in-process queue and wake-up."""
+"""Adapters: SQLite and PostgreSQL repositories and their schemas, the in-process queue and wake-up."""
 
 from scheduler_infrastructure.memory import InMemoryDelivery, InMemoryMessageQueue, LocalWakeup
+from scheduler_infrastructure.postgres import (
+    PostgresApiKeyRepository,
+    PostgresAuditLogRepository,
+    PostgresDatabase,
+    PostgresTaskRepository,
+    PostgresTaskRunRepository,
+    PostgresWakeup,
+    PostgresWorkerRepository,
+    check_postgres_schema,
+    migrate_postgres,
+    postgres_schema_version,
+)
+from scheduler_infrastructure.rabbitmq import RabbitMQDelivery, RabbitMQQueue
+from scheduler_infrastructure.redis import RedisDelivery, RedisStreamsQueue
+from scheduler_infrastructure.sql import SchemaNotCurrent
 from scheduler_infrastructure.sqlite import (
     Migration,
     SchemaTooNew,
     SqliteApiKeyRepository,
+    SqliteAuditLogRepository,
     SqliteDatabase,
     SqliteTaskRepository,
     SqliteTaskRunRepository,
@@ -18,12 +34,28 @@ __all__ = [
     "InMemoryMessageQueue",
     "LocalWakeup",
     "Migration",
+    "PostgresApiKeyRepository",
+    "PostgresAuditLogRepository",
+    "PostgresDatabase",
+    "PostgresTaskRepository",
+    "PostgresTaskRunRepository",
+    "PostgresWakeup",
+    "PostgresWorkerRepository",
+    "RabbitMQDelivery",
+    "RabbitMQQueue",
+    "RedisDelivery",
+    "RedisStreamsQueue",
+    "SchemaNotCurrent",
     "SchemaTooNew",
     "SqliteApiKeyRepository",
+    "SqliteAuditLogRepository",
     "SqliteDatabase",
     "SqliteTaskRepository",
     "SqliteTaskRunRepository",
     "SqliteWorkerRepository",
+    "check_postgres_schema",
+    "migrate_postgres",
     "migrate_sqlite",
+    "postgres_schema_version",
     "sqlite_schema_version",
 ]

@@ -6,6 +6,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from scheduler_api import mapping
+from scheduler_api.audit import audited
 from scheduler_api.auth import requires
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Access
@@ -19,7 +20,11 @@ class ApiKeyRoutes(Controller):
     path = "/api-keys"
     tags = ["api-keys"]
 
-    @post(opt=requires(Permission.SYSTEM_WRITE), responses=problems())
+    @post(
+        opt=requires(Permission.SYSTEM_WRITE)
+        | audited("api_key.create", response_detail={"name": "name", "role": "role"}),
+        responses=problems(),
+    )
     async def create_api_key(self, data: JSONBody[ApiKeyCreate], access: Access) -> ApiKeyCreated:
         """Issue a key; its secret is in this response only and cannot be read again."""
         issued = await access.issue(data.name, data.role, expires_at=mapping.as_utc(data.expires_at))
@@ -30,7 +35,11 @@ class ApiKeyRoutes(Controller):
         """Every key, revoked ones included, never a secret or a hash."""
         return mapping.key_page(await access.list_keys())
 
-    @delete("/{key_id:int}", opt=requires(Permission.SYSTEM_WRITE), responses=problems(404))
+    @delete(
+        "/{key_id:int}",
+        opt=requires(Permission.SYSTEM_WRITE) | audited("api_key.revoke", id_param="key_id"),
+        responses=problems(404),
+    )
     async def revoke_api_key(self, key_id: FromPath[int], access: Access) -> None:
         """Revoke a key at once."""
         await access.revoke(key_id)

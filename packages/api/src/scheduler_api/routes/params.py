@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from scheduler_application import AccessControl, RunControl, TaskControl, WorkerRegistry
+from scheduler_application import AccessControl, AuditTrail, RunControl, TaskControl, WorkerRegistry
 from scheduler_domain import MAX_LIMIT
 
 #: How many items a page holds at most.
@@ -21,3 +21,4 @@ Tasks = NamedDependency[TaskControl]
 Runs = NamedDependency[RunControl]
 Access = NamedDependency[AccessControl]
 Workers = NamedDependency[WorkerRegistry]
+Audit = NamedDependency[AuditTrail]

@@ -9,6 +9,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from scheduler_api import mapping
+from scheduler_api.audit import audited
 from scheduler_api.auth import requires
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Cursor, Limit, Runs
@@ -53,7 +54,7 @@ class RunRoutes(Controller):
     @post(
         "/{run_id:int}/cancel",
         status_code=202,
-        opt=requires(Permission.TASK_EXECUTE),
+        opt=requires(Permission.TASK_EXECUTE) | audited("run.cancel", id_param="run_id"),
         responses=problems(404, 409),
     )
     async def cancel_run(self, run_id: FromPath[int], runs: Runs) -> RunOut:

@@ -8,6 +8,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from scheduler_api import mapping
+from scheduler_api.audit import audited
 from scheduler_api.auth import requires
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Cursor, Limit, Runs, Tasks
@@ -23,7 +24,10 @@ class TaskRoutes(Controller):
     path = "/tasks"
     tags = ["tasks"]
 
-    @post(opt=requires(Permission.TASK_WRITE), responses=problems(409))
+    @post(
+        opt=requires(Permission.TASK_WRITE) | audited("task.create", response_detail={"name": "name"}),
+        responses=problems(409),
+    )
     async def create_task(self, data: JSONBody[TaskCreate], tasks: Tasks) -> TaskOut:
         """Create a task."""
         return mapping.task_out(await tasks.create(mapping.task_draft(data)))
@@ -51,12 +55,21 @@ class TaskRoutes(Controller):
         """One task."""
         return mapping.task_out(await tasks.get(task_id))
 
-    @patch("/{task_id:int}", opt=requires(Permission.TASK_WRITE), responses=problems(404, 409))
+    @patch(
+        "/{task_id:int}",
+        opt=requires(Permission.TASK_WRITE)
+        | audited("task.update", id_param="task_id", body_fields=TaskPatch.__struct_fields__),
+        responses=problems(404, 409),
+    )
     async def update_task(self, task_id: FromPath[int], data: JSONBody[TaskPatch], tasks: Tasks) -> TaskOut:
         """Change some fields of a task; `"schedule": null` removes its schedule."""
         return mapping.task_out(await tasks.update(task_id, mapping.task_changes(data)))
 
-    @delete("/{task_id:int}", opt=requires(Permission.TASK_DELETE), responses=problems(404))
+    @delete(
+        "/{task_id:int}",
+        opt=requires(Permission.TASK_DELETE) | audited("task.archive", id_param="task_id"),
+        responses=problems(404),
+    )
     async def archive_task(self, task_id: FromPath[int], tasks: Tasks) -> None:
         """Archive a task: it never runs again; its runs stay in the history."""
         await tasks.archive(task_id)
@@ -64,7 +77,7 @@ class TaskRoutes(Controller):
     @post(
         "/{task_id:int}/pause",
         status_code=200,
-        opt=requires(Permission.TASK_WRITE),
+        opt=requires(Permission.TASK_WRITE) | audited("task.pause", id_param="task_id"),
         responses=problems(404, 409),
     )
     async def pause_task(self, task_id: FromPath[int], tasks: Tasks) -> TaskOut:
@@ -74,7 +87,7 @@ class TaskRoutes(Controller):
     @post(
         "/{task_id:int}/resume",
         status_code=200,
-        opt=requires(Permission.TASK_WRITE),
+        opt=requires(Permission.TASK_WRITE) | audited("task.resume", id_param="task_id"),
         responses=problems(404, 409),
     )
     async def resume_task(self, task_id: FromPath[int], tasks: Tasks) -> TaskOut:
@@ -84,7 +97,8 @@ class TaskRoutes(Controller):
     @post(
         "/{task_id:int}/trigger",
         status_code=202,
-        opt=requires(Permission.TASK_EXECUTE),
+        opt=requires(Permission.TASK_EXECUTE)
+        | audited("task.trigger", id_param="task_id", response_detail={"run_id": "id"}),
         responses=problems(404, 409),
     )
     async def trigger_task(

@@ -6,11 +6,17 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from scheduler_api import mapping
+from scheduler_api.audit import audited, not_audited
 from scheduler_api.auth import requires
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Workers
 from scheduler_api.schemas import HeartbeatIn, PageOut, WorkerOut, WorkerRegisterIn
 from scheduler_domain import Permission
+
+HEARTBEATS_NOT_AUDITED = (
+    "a liveness signal every few seconds from each worker: it changes no configuration, would"
+    " drown the writes of people in the log, and the worker's last_heartbeat records it already"
+)
 
 
 class WorkerRoutes(Controller):
@@ -19,7 +25,7 @@ class WorkerRoutes(Controller):
     path = "/workers"
     tags = ["workers"]
 
-    @post(opt=requires(Permission.WORKER_WRITE), responses=problems())
+    @post(opt=requires(Permission.WORKER_WRITE) | audited("worker.register"), responses=problems())
     async def register_worker(self, data: JSONBody[WorkerRegisterIn], workers: Workers) -> WorkerOut:
         """Register a worker (again: re-registering replaces the old record)."""
         return mapping.worker_out(await workers.register(mapping.worker_info(data)))
@@ -27,7 +33,7 @@ class WorkerRoutes(Controller):
     @post(
         "/{worker_id:str}/heartbeat",
         status_code=200,
-        opt=requires(Permission.WORKER_WRITE),
+        opt=requires(Permission.WORKER_WRITE) | not_audited(HEARTBEATS_NOT_AUDITED),
         responses=problems(404),
     )
     async def heartbeat(
@@ -39,7 +45,11 @@ class WorkerRoutes(Controller):
         )
         return mapping.worker_out(worker)
 
-    @delete("/{worker_id:str}", opt=requires(Permission.WORKER_WRITE), responses=problems(404))
+    @delete(
+        "/{worker_id:str}",
+        opt=requires(Permission.WORKER_WRITE) | audited("worker.deregister", id_param="worker_id"),
+        responses=problems(404),
+    )
     async def deregister_worker(self, worker_id: FromPath[str], workers: Workers) -> None:
         """Forget a worker that stopped."""
         await workers.deregister(worker_id)

@@ -80,6 +80,13 @@ class InMemoryDelivery:
         self._settled = True
         return self._entry
 
+    def __del__(self) -> None:
+        # Nothing references an unsettled delivery any more: its consumer is gone (its task was
+        # cancelled or crashed), as a broker sees a consumer's connection drop. Give it back.
+        if not self._settled:
+            self._settled = True
+            self._queue._abandoned(self._entry, self._consumer)
+
 
 class _Deliveries:
     """The async iterator `consume` returns; it ends when the queue closes."""
@@ -105,7 +112,8 @@ class InMemoryMessageQueue:
     competing consumers (each message goes to exactly one). Messages travel encoded, so what
     a broker could not carry fails here too. A message nacked without `requeue`, or nacked
     with it after its `max_deliveries`-th delivery, moves to `dead_letter.<key>`; expired
-    messages are dropped instead of delivered.
+    messages are dropped instead of delivered. A delivery dropped unsettled (its consumer's task
+    died) is requeued like a nack, as a broker redelivers what a lost connection held.
     """
 
     def __init__(self, *, max_deliveries: int = 5, clock: Clock | None = None) -> None:
@@ -117,6 +125,7 @@ class InMemoryMessageQueue:
         self._sequence = itertools.count()
         self._changed = asyncio.Condition()
         self._closed = False
+        self._returning: set[asyncio.Task[None]] = set()
 
     async def publish(self, routing_key: str, message: Message, *, priority: int = 0) -> None:
         """Queue `message` under `routing_key`; `InvalidInput` if it cannot be encoded."""
@@ -194,6 +203,16 @@ class InMemoryMessageQueue:
             elif requeue is not None:
                 self._dead_letter(entry)
             self._changed.notify_all()
+
+    def _abandoned(self, entry: _Entry, consumer: _Consumer) -> None:
+        """Requeue (or dead-letter, past `max_deliveries`) a delivery dropped unsettled."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs: nothing is left to deliver it to
+            return
+        returning = loop.create_task(self._settle(entry, consumer, requeue=True))
+        self._returning.add(returning)
+        returning.add_done_callback(self._returning.discard)
 
     def _dead_letter(self, entry: _Entry) -> None:
         if entry.routing_key.startswith(DEAD_LETTER_PREFIX):

@@ -1,6 +1,7 @@
 """The embedded storage: repositories on an SQLite file, and its versioned schema."""
 
 from scheduler_infrastructure.sqlite.api_keys import SqliteApiKeyRepository
+from scheduler_infrastructure.sqlite.audit_log import SqliteAuditLogRepository
 from scheduler_infrastructure.sqlite.database import SqliteDatabase
 from scheduler_infrastructure.sqlite.runs import SqliteTaskRunRepository
 from scheduler_infrastructure.sqlite.schema import Migration, SchemaTooNew, migrate, schema_version
@@ -11,6 +12,7 @@ __all__ = [
     "Migration",
     "SchemaTooNew",
     "SqliteApiKeyRepository",
+    "SqliteAuditLogRepository",
     "SqliteDatabase",
     "SqliteTaskRepository",
     "SqliteTaskRunRepository",

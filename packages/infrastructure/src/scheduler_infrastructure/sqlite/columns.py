@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from scheduler_infrastructure.sql import Dialect
+
 T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,3 +76,12 @@ def upsert_statement(table: str, columns: Sequence[str], key: str) -> str:
     """An INSERT that replaces every other column of the row with the same `key`."""
     changes = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
     return f"{insert_statement(table, columns)} ON CONFLICT ({key}) DO UPDATE SET {changes}"
+
+
+#: How the shared listing builder speaks to SQLite.
+SQLITE = Dialect(
+    placeholder=lambda name: f":{name}",
+    moment=to_micros,
+    has_tag="EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.value = {tag})",
+    name_contains="instr(name_folded, {name}) > 0",
+)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
 from scheduler_domain import Page, RunQuery, RunStatus, TaskRun, Trigger
 from scheduler_errors import NotFound
+from scheduler_infrastructure.sql import page_of, run_listing
 from scheduler_infrastructure.sqlite.columns import (
+    SQLITE,
     insert_statement,
     seconds_to_micros,
     to_micros,
@@ -71,13 +72,10 @@ class SqliteTaskRunRepository:
 
     async def page(self, query: RunQuery) -> Page[TaskRun]:
         """Runs matching `query`, newest (highest id) first."""
-        where, params = _filter(query)
-        sql = f"SELECT * FROM task_runs WHERE {where} ORDER BY id DESC LIMIT :limit"  # noqa: S608
+        sql, params = run_listing(query, SQLITE)
         async with self._db.reading() as session:
-            rows = await session.fetch_all(sql, {**params, "limit": query.limit + 1})
-        runs = [run_of(row) for row in rows]
-        last_id = runs[query.limit - 1].id if len(runs) > query.limit else None
-        return Page.of(runs, limit=query.limit, last_id=last_id)
+            rows = await session.fetch_all(sql, params)
+        return page_of([run_of(row) for row in rows], query.limit)
 
     async def transition(
         self, run: TaskRun, *, expected: RunStatus, follow_up: TaskRun | None = None
@@ -141,25 +139,3 @@ async def _existing(session: Session, run: TaskRun) -> TaskRun | None:
 
 async def _update_if(session: Session, run: TaskRun, expected: RunStatus) -> bool:
     return bool(await session.execute(_UPDATE_IF, {**params_of(run), "expected": expected.value}))
-
-
-def _filter(query: RunQuery) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause (built only from the fixed clauses below) and its parameters."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if query.task_id is not None:
-        clauses.append("task_id = :task_id")
-        params["task_id"] = query.task_id
-    if query.status is not None:
-        clauses.append("status = :status")
-        params["status"] = query.status.value
-    if query.worker_id is not None:
-        clauses.append("worker_id = :worker_id")
-        params["worker_id"] = query.worker_id
-    if query.since is not None:
-        clauses.append("created_at IS NOT NULL AND created_at >= :since")
-        params["since"] = to_micros(query.since)
-    if query.before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = query.before_id
-    return " AND ".join(clauses) or "1 = 1", params

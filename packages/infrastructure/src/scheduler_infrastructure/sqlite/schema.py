@@ -8,7 +8,7 @@ from importlib import resources
 from typing import NamedTuple
 
 from scheduler_domain import utc_now
-from scheduler_errors import SchedulerError
+from scheduler_infrastructure.sql import SchemaNotCurrent
 from scheduler_infrastructure.sqlite.database import Session, SqliteDatabase
 
 _VERSION_TABLE = """
@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
 """
 
 
-class SchemaTooNew(SchedulerError):
+class SchemaTooNew(SchemaNotCurrent):
     """The database was migrated by a newer scheduler than this one."""
 
     title = "Database schema too new"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
 from scheduler_domain import Page, Task, TaskQuery, TaskRun, TaskStatus
 from scheduler_errors import Conflict, NotFound
-from scheduler_infrastructure.sqlite.columns import insert_statement, to_micros, update_statement
+from scheduler_infrastructure.sql import page_of, task_listing
+from scheduler_infrastructure.sqlite.columns import SQLITE, insert_statement, to_micros, update_statement
 from scheduler_infrastructure.sqlite.database import Session, SqliteDatabase
 from scheduler_infrastructure.sqlite.runs import insert_run
 from scheduler_infrastructure.sqlite.task_rows import COLUMNS, dependencies_of, params_of, task_of
@@ -68,13 +68,10 @@ class SqliteTaskRepository:
 
     async def page(self, query: TaskQuery) -> Page[Task]:
         """Tasks matching `query`, by id ascending."""
-        where, params = _filter(query)
-        sql = f"SELECT * FROM tasks WHERE {where} ORDER BY id LIMIT :limit"  # noqa: S608 - fixed clauses
+        sql, params = task_listing(query, SQLITE)
         async with self._db.reading() as session:
-            rows = await session.fetch_all(sql, {**params, "limit": query.limit + 1})
-        tasks = [task_of(row) for row in rows]
-        last_id = tasks[query.limit - 1].id if len(tasks) > query.limit else None
-        return Page.of(tasks, limit=query.limit, last_id=last_id)
+            rows = await session.fetch_all(sql, params)
+        return page_of([task_of(row) for row in rows], query.limit)
 
     async def dependency_graph(self) -> Mapping[int, Collection[int]]:
         """Every task id, archived included, mapped to the ids it depends on."""
@@ -118,25 +115,3 @@ async def _check_name(session: Session, task: Task) -> None:
         return
     if await session.fetch_one(_NAME_TAKEN, {"name": task.name, "id": task.id}) is not None:
         raise Conflict(f"a task named {task.name!r} already exists")
-
-
-def _filter(query: TaskQuery) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause (built only from the fixed clauses below) and its parameters."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if query.status is not None:
-        clauses.append("status = :status")
-        params["status"] = query.status.value
-    if query.task_type is not None:
-        clauses.append("task_type = :task_type")
-        params["task_type"] = query.task_type.value
-    if query.tag is not None:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.value = :tag)")
-        params["tag"] = query.tag
-    if query.name is not None:
-        clauses.append("instr(name_folded, :name) > 0")
-        params["name"] = query.name.lower()
-    if query.after_id is not None:
-        clauses.append("id > :after_id")
-        params["after_id"] = query.after_id
-    return " AND ".join(clauses) or "1 = 1", params

@@ -1,21 +1,22 @@
-"""The dependency-injector containers: shared parts, composed once per process kind."""
+"""The parts every process kind shares: settings, executors, use cases and the three roles."""
 
 from __future__ import annotations
 
 import inspect
 import os
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from scheduler_api import create_app
-from scheduler_app import resources
 from scheduler_app.readiness import Readiness
 from scheduler_app.reporter import InProcessRunReporter
 from scheduler_app.server import ApiServer
 from scheduler_application import (
     AccessControl,
+    AuditTrail,
     RunControl,
     RunLifecycle,
     SchedulerService,
@@ -26,13 +27,6 @@ from scheduler_application import (
 from scheduler_config import AppConfig
 from scheduler_dispatcher import Dispatcher
 from scheduler_foundation import ExecutorRegistry, SystemClock
-from scheduler_infrastructure import (
-    LocalWakeup,
-    SqliteApiKeyRepository,
-    SqliteTaskRepository,
-    SqliteTaskRunRepository,
-    SqliteWorkerRepository,
-)
 from scheduler_worker import ShellExecutor, Worker
 
 
@@ -40,6 +34,23 @@ async def provide(provider: Any) -> Any:
     """The object a provider gives, awaiting it when it depends on an async resource."""
     value = provider()
     return await value if inspect.isawaitable(value) else value
+
+
+async def open_in_order(*resources: Any) -> None:
+    """Open resource providers one after the other.
+
+    `init_resources()` opens them concurrently, so one that fails (an unmigrated database)
+    leaves the others cancelled half-way and asyncio logging a stack trace; in order, the first
+    failure is the only thing the user sees.
+    """
+    for resource in resources:
+        await provide(resource)
+
+
+async def settle(result: Awaitable[None] | None) -> None:
+    """Await what dependency-injector returns for resources (an awaitable only when some are async)."""
+    if result is not None:
+        await result
 
 
 def task_environment() -> dict[str, str]:
@@ -63,26 +74,8 @@ class Core(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
 
 
-class EmbeddedStorage(containers.DeclarativeContainer):
-    """The SQLite store of `standalone`."""
-
-    config = providers.Dependency(instance_of=AppConfig)
-    database = providers.Resource(resources.sqlite_database, config)
-    tasks = providers.Singleton(SqliteTaskRepository, db=database)
-    runs = providers.Singleton(SqliteTaskRunRepository, db=database)
-    workers = providers.Singleton(SqliteWorkerRepository, db=database)
-    api_keys = providers.Singleton(SqliteApiKeyRepository, db=database)
-
-
-class EmbeddedMessaging(containers.DeclarativeContainer):
-    """The in-process queue and wake-up signal of `standalone`."""
-
-    queue = providers.Resource(resources.in_process_queue)
-    wakeup = providers.Singleton(LocalWakeup)
-
-
 class Executors(containers.DeclarativeContainer):
-    """The executors this process can run."""
+    """The executors this process can run (and the API accepts)."""
 
     config = providers.Dependency(instance_of=AppConfig)
     shell = providers.Singleton(
@@ -107,13 +100,14 @@ class UseCases(containers.DeclarativeContainer):
         tasks=storage.tasks,
         runs=storage.runs,
         clock=core.clock,
-        wakeup=messaging.wakeup,
+        wakeup=storage.wakeup,
         executors=executors.registry.provided.names.call(),
     )
     run_control = providers.Singleton(RunControl, runs=storage.runs, queue=messaging.queue, clock=core.clock)
     lifecycle = providers.Singleton(RunLifecycle, runs=storage.runs, tasks=storage.tasks, clock=core.clock)
     access = providers.Singleton(AccessControl, keys=storage.api_keys, clock=core.clock)
     workers = providers.Singleton(WorkerRegistry, workers=storage.workers, clock=core.clock)
+    audit = providers.Singleton(AuditTrail, log=storage.audit_log, clock=core.clock)
     policy = providers.Singleton(
         SchedulingPolicy.from_seconds,
         batch_size=core.config.provided.dispatcher.batch_size,
@@ -133,7 +127,7 @@ class UseCases(containers.DeclarativeContainer):
 
 
 class Roles(containers.DeclarativeContainer):
-    """The three roles of a scheduler process, each a Service."""
+    """The three roles a process can play, each a Service."""
 
     core = providers.DependenciesContainer()
     storage = providers.DependenciesContainer()
@@ -148,6 +142,7 @@ class Roles(containers.DeclarativeContainer):
         runs=use_cases.run_control,
         access=use_cases.access,
         workers=use_cases.workers,
+        audit=use_cases.audit,
         readiness=readiness.provided.check,
         max_body_bytes=core.config.provided.api.max_body_bytes,
     )
@@ -157,7 +152,7 @@ class Roles(containers.DeclarativeContainer):
     dispatcher = providers.Singleton(
         Dispatcher,
         scheduler=use_cases.scheduler,
-        wakeup=messaging.wakeup,
+        wakeup=storage.wakeup,
         scan_interval=core.config.provided.dispatcher.scan_interval_seconds,
     )
     reporter = providers.Singleton(InProcessRunReporter, lifecycle=use_cases.lifecycle)
@@ -170,20 +165,4 @@ class Roles(containers.DeclarativeContainer):
         task_types=core.config.provided.worker.task_types,
         concurrency=core.config.provided.worker.concurrency,
         drain_grace_seconds=core.config.provided.worker.drain_grace_seconds,
-    )
-
-
-class StandaloneContainer(containers.DeclarativeContainer):
-    """Everything in one process: SQLite, the in-process queue, API, dispatcher and worker."""
-
-    config = providers.Dependency(instance_of=AppConfig)
-    core = providers.Container(Core, config=config)
-    storage = providers.Container(EmbeddedStorage, config=config)
-    messaging = providers.Container(EmbeddedMessaging)
-    executors = providers.Container(Executors, config=config)
-    use_cases = providers.Container(
-        UseCases, core=core, storage=storage, messaging=messaging, executors=executors
-    )
-    roles = providers.Container(
-        Roles, core=core, storage=storage, messaging=messaging, executors=executors, use_cases=use_cases
     )

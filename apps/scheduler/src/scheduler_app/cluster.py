@@ -1,0 +1,30 @@
+"""`scheduler api` and `scheduler dispatcher`: one role per process, on PostgreSQL and a broker."""
+
+from __future__ import annotations
+
+import logging
+
+from scheduler_app.containers import ClusterContainer, open_in_order, provide, settle
+from scheduler_app.services import run_until_stopped
+from scheduler_config import AppConfig, redact_url
+
+logger = logging.getLogger(__name__)
+
+
+async def run_role(role: str, config: AppConfig) -> None:
+    """Serve `role` (`api` or `dispatcher`) until SIGINT or SIGTERM."""
+    container = ClusterContainer(config=config)
+    try:
+        await open_in_order(container.storage.database, container.storage.wakeup, container.messaging.queue)
+        roles = container.roles
+        if role == "api" and config.admin_api_key:
+            await (await provide(container.use_cases.access)).ensure_admin_key(config.admin_api_key)
+        service = await provide(roles.api_server if role == "api" else roles.dispatcher)
+        logger.info(
+            f"scheduler {role} starting",
+            extra={"database": redact_url(config.database.url), "queue": redact_url(config.queue.url)},
+        )
+        await run_until_stopped([service])
+    finally:
+        await settle(container.shutdown_resources())
+    logger.info(f"scheduler {role} stopped")

@@ -1,0 +1,14 @@
+"""The dependency-injector containers: shared parts, composed once per process kind."""
+
+from scheduler_app.containers.parts import default_worker_id, open_in_order, provide, settle, task_environment
+from scheduler_app.containers.processes import ClusterContainer, StandaloneContainer
+
+__all__ = [
+    "ClusterContainer",
+    "StandaloneContainer",
+    "default_worker_id",
+    "open_in_order",
+    "provide",
+    "settle",
+    "task_environment",
+]

@@ -1,0 +1,47 @@
+"""The audit trail: who changed what, when, and from where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scheduler_domain import AuditEntry, AuditLogRepository, AuditQuery, Page, check_limit
+from scheduler_foundation import Clock
+
+
+class AuditTrail:
+    """Records writes and lists them, newest first."""
+
+    def __init__(self, *, log: AuditLogRepository, clock: Clock) -> None:
+        self._log = log
+        self._clock = clock
+
+    async def record(
+        self,
+        actor: str,
+        action: str,
+        resource: str,
+        *,
+        source_ip: str | None,
+        outcome: int,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Store that `actor` did `action` on `resource` now; `outcome` is the HTTP status answered.
+
+        `detail` must stay small and free of secrets: the caller chooses what goes in it.
+        """
+        entry = AuditEntry(
+            actor=actor,
+            action=action,
+            resource=resource,
+            at=self._clock.now(),
+            source_ip=source_ip,
+            outcome=outcome,
+            detail=dict(detail or {}),
+        )
+        return await self._log.record(entry)
+
+    async def page(self, query: AuditQuery) -> Page[AuditEntry]:
+        """One page of entries matching `query`, newest first; `InvalidInput` for a bad limit."""
+        check_limit(query.limit)
+        return await self._log.page(query)

@@ -1,0 +1,176 @@
+"""Runs in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from psycopg import errors
+
+from scheduler_domain import Page, RunQuery, RunStatus, TaskRun, Trigger
+from scheduler_errors import Conflict, NotFound
+from scheduler_infrastructure.postgres.columns import (
+    POSTGRES,
+    aware,
+    insert_rows_statement,
+    row_values,
+    update_statement,
+)
+from scheduler_infrastructure.postgres.database import PostgresDatabase, Session
+from scheduler_infrastructure.postgres.run_rows import COLUMNS, params_of, run_of
+from scheduler_infrastructure.sql import page_of, run_listing
+
+#: Rows per INSERT when many runs are stored at once (PostgreSQL binds at most 65535 parameters).
+_ROWS_PER_INSERT = 1000
+# Conditional on the state and attempt the caller read, so stale reports change nothing.
+_UPDATE_IF = update_statement(
+    "task_runs", COLUMNS, "id = %(id)s AND status = %(expected)s AND attempt = %(attempt)s"
+)
+_GET = "SELECT * FROM task_runs WHERE id = %(id)s"
+_SAME_KEY = "SELECT * FROM task_runs WHERE task_id = %(task_id)s AND idempotency_key = %(key)s"
+_SAME_FIRE = """
+SELECT * FROM task_runs WHERE task_id = %(task_id)s AND scheduled_for = %(fire)s AND trigger = 'schedule'
+"""
+# Locks up to `limit` claimable rows, skipping those another dispatcher holds, and queues them in
+# the same statement. The order is the one of the partial index `task_runs_claimable`, so the scan
+# stops after about `limit` entries. The SET mirrors `TaskRun.queued(now)`.
+_CLAIM = """
+WITH claimable AS MATERIALIZED (
+    SELECT id FROM task_runs
+    WHERE status = 'pending' AND (scheduled_for IS NULL OR scheduled_for <= %(now)s)
+    ORDER BY priority_rank DESC, scheduled_for NULLS LAST, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE task_runs AS run
+SET status = 'queued', queued_at = %(now)s, updated_at = %(now)s
+FROM claimable
+WHERE run.id = claimable.id
+RETURNING run.*
+"""
+_OVERDUE = """
+SELECT * FROM task_runs
+WHERE status = 'running' AND started_at IS NOT NULL
+  AND started_at + timeout_seconds * interval '1 second' + %(grace)s <= %(now)s
+ORDER BY id
+LIMIT %(limit)s
+"""
+_STALE_QUEUED = """
+SELECT * FROM task_runs
+WHERE status = 'queued' AND queued_at IS NOT NULL AND queued_at < %(before)s
+ORDER BY id
+LIMIT %(limit)s
+"""
+
+
+class PostgresTaskRunRepository:
+    """The `TaskRunRepository` port on PostgreSQL."""
+
+    def __init__(self, *, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def add(self, run: TaskRun) -> TaskRun:
+        """Store a new run, or return the one that already holds its idempotency key or fire.
+
+        `NotFound` when its task does not exist. Autocommit on purpose: when the INSERT finds
+        the key taken, it has waited for the run holding it to commit, and the SELECT that
+        follows (a new statement, so a new snapshot) sees that run.
+        """
+
+        async def store(session: Session) -> TaskRun:
+            created = await insert_runs(session, [run])
+            if created:
+                return created[0]
+            existing = await _existing(session, run)
+            if existing is None:
+                raise Conflict(f"run of task {run.task_id} conflicts with a stored run")
+            return existing
+
+        return await self._db.run(store, transaction=False)
+
+    async def get(self, run_id: int) -> TaskRun:
+        """The run, or `NotFound`."""
+        async with self._db.session() as session:
+            row = await session.fetch_one(_GET, {"id": run_id})
+        if row is None:
+            raise NotFound("run", run_id)
+        return run_of(row)
+
+    async def page(self, query: RunQuery) -> Page[TaskRun]:
+        """Runs matching `query`, newest (highest id) first (one statement)."""
+        sql, params = run_listing(query, POSTGRES)
+        async with self._db.session() as session:
+            rows = await session.fetch_all(sql, params)
+        return page_of([run_of(row) for row in rows], query.limit)
+
+    async def transition(
+        self, run: TaskRun, *, expected: RunStatus, follow_up: TaskRun | None = None
+    ) -> TaskRun | None:
+        """Store `run` if the stored one is still `expected` at the same attempt, else None.
+
+        `follow_up` is stored in the same transaction.
+        """
+        params = {**params_of(run), "expected": expected.value}
+
+        async def move(session: Session) -> TaskRun | None:
+            if not await session.execute(_UPDATE_IF, params):
+                return None
+            if follow_up is not None:
+                await insert_runs(session, [follow_up])
+            return run
+
+        return await self._db.run(move, transaction=follow_up is not None)
+
+    async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
+        """Queue up to `limit` due pending runs in one statement, safe with several dispatchers.
+
+        Highest priority first, then earliest `scheduled_for`, unscheduled runs after scheduled
+        ones, then lowest id.
+        """
+        params = {"now": aware(now), "limit": limit}
+        rows = await self._db.run(lambda session: session.fetch_all(_CLAIM, params), transaction=False)
+        claimed = [run_of(row) for row in rows]
+        return sorted(
+            claimed, key=lambda r: (-r.priority.rank, r.scheduled_for is None, r.scheduled_for or now, r.id)
+        )
+
+    async def overdue(self, now: datetime, grace_seconds: float, limit: int) -> list[TaskRun]:
+        """Running runs whose timeout plus `grace_seconds` has passed at `now`, by id."""
+        params = {"now": aware(now), "grace": timedelta(seconds=grace_seconds), "limit": limit}
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_OVERDUE, params)
+        return [run_of(row) for row in rows]
+
+    async def stale_queued(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Runs queued before `before`, by id."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_STALE_QUEUED, {"before": aware(before), "limit": limit})
+        return [run_of(row) for row in rows]
+
+
+async def insert_runs(session: Session, runs: Sequence[TaskRun]) -> list[TaskRun]:
+    """Store `runs` with one INSERT (per thousand), skipping those whose key or fire has a run.
+
+    Returns the runs that were new, as stored, in the order given. `NotFound` when their task
+    does not exist.
+    """
+    created: list[TaskRun] = []
+    for start in range(0, len(runs), _ROWS_PER_INSERT):
+        chunk = [params_of(run) for run in runs[start : start + _ROWS_PER_INSERT]]
+        sql = insert_rows_statement("task_runs", COLUMNS, len(chunk)) + " ON CONFLICT DO NOTHING RETURNING *"
+        try:
+            rows = await session.fetch_all(sql, row_values(chunk, COLUMNS))
+        except errors.ForeignKeyViolation as exc:
+            raise NotFound("task", runs[start].task_id) from exc
+        # Ids follow the order of the VALUES; RETURNING alone does not promise any order.
+        created += sorted((run_of(row) for row in rows), key=lambda r: r.id)
+    return created
+
+
+async def _existing(session: Session, run: TaskRun) -> TaskRun | None:
+    row = None
+    if run.idempotency_key is not None:
+        row = await session.fetch_one(_SAME_KEY, {"task_id": run.task_id, "key": run.idempotency_key})
+    if row is None and run.trigger is Trigger.SCHEDULE and run.scheduled_for is not None:
+        row = await session.fetch_one(_SAME_FIRE, {"task_id": run.task_id, "fire": aware(run.scheduled_for)})
+    return None if row is None else run_of(row)

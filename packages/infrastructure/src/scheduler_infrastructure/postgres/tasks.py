@@ -1,0 +1,121 @@
+"""Tasks in PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+
+import msgspec
+
+from scheduler_domain import Page, Task, TaskQuery, TaskRun
+from scheduler_errors import Conflict, NotFound
+from scheduler_infrastructure.postgres.columns import POSTGRES, aware, insert_statement, update_statement
+from scheduler_infrastructure.postgres.database import PostgresDatabase, Session
+from scheduler_infrastructure.postgres.runs import insert_runs
+from scheduler_infrastructure.postgres.task_rows import COLUMNS, dependencies_of, params_of, task_of
+from scheduler_infrastructure.sql import page_of, task_listing
+
+_INSERT = insert_statement("tasks", COLUMNS) + " RETURNING id"
+_UPDATE = update_statement("tasks", COLUMNS, "id = %(id)s")
+_GET = "SELECT * FROM tasks WHERE id = %(id)s"
+# Served by the partial index `tasks_due`: the scan reads the due rows only, however many tasks exist.
+_DUE = """
+SELECT * FROM tasks
+WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= %(now)s
+ORDER BY next_run_at, id
+LIMIT %(limit)s
+"""
+# Moves only if no other dispatcher has moved it since `task` was read: under READ COMMITTED a
+# racing UPDATE waits for the first one's commit, then finds `next_run_at` changed and does nothing.
+_ADVANCE = """
+UPDATE tasks
+SET next_run_at = %(next_run_at)s,
+    last_run_at = CASE WHEN %(has_fires)s THEN %(last_run_at)s::timestamptz ELSE last_run_at END
+WHERE id = %(id)s AND next_run_at IS NOT DISTINCT FROM %(expected)s::timestamptz
+"""
+
+
+class PostgresTaskRepository:
+    """The `TaskRepository` port on PostgreSQL."""
+
+    def __init__(self, *, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def add(self, task: Task) -> Task:
+        """Store a new task; `Conflict` when an unarchived task has its name."""
+        params = params_of(task)
+        with _name_is_unique(task):
+            row = await self._db.run(lambda session: session.fetch_one(_INSERT, params), transaction=False)
+        if row is None:
+            raise RuntimeError("INSERT stored no task")
+        return msgspec.structs.replace(task, id=row["id"])
+
+    async def get(self, task_id: int) -> Task:
+        """The task, or `NotFound`."""
+        async with self._db.session() as session:
+            row = await session.fetch_one(_GET, {"id": task_id})
+        if row is None:
+            raise NotFound("task", task_id)
+        return task_of(row)
+
+    async def update(self, task: Task) -> Task:
+        """Replace the stored task; `NotFound` for an unknown id, `Conflict` for a taken name."""
+        params = params_of(task)
+        with _name_is_unique(task):
+            changed = await self._db.run(lambda session: session.execute(_UPDATE, params), transaction=False)
+        if not changed:
+            raise NotFound("task", task.id)
+        return task
+
+    async def page(self, query: TaskQuery) -> Page[Task]:
+        """Tasks matching `query`, by id ascending (one statement)."""
+        sql, params = task_listing(query, POSTGRES)
+        async with self._db.session() as session:
+            rows = await session.fetch_all(sql, params)
+        return page_of([task_of(row) for row in rows], query.limit)
+
+    async def dependency_graph(self) -> Mapping[int, Collection[int]]:
+        """Every task id, archived included, mapped to the ids it depends on."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all("SELECT id, dependencies FROM tasks")
+        return {row["id"]: dependencies_of(row["dependencies"]) for row in rows}
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Task]:
+        """Active scheduled tasks whose next fire is at or before `now`, earliest first."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_DUE, {"now": aware(now), "limit": limit})
+        return [task_of(row) for row in rows]
+
+    async def record_fires(
+        self, task: Task, runs: Sequence[TaskRun], next_run_at: datetime | None
+    ) -> list[TaskRun]:
+        """Create the runs of `task`'s due fires and advance it, if no one else did first.
+
+        Two statements in one transaction: the conditional UPDATE decides which dispatcher
+        owns the fires, then one INSERT stores all their runs. A fire that already has its run
+        (clock skew, an edit that rewound the task) is skipped by the unique index on the fire.
+        """
+        advance = {
+            "id": task.id,
+            "expected": aware(task.next_run_at),
+            "next_run_at": aware(next_run_at),
+            "has_fires": bool(runs),
+            "last_run_at": aware(runs[-1].scheduled_for) if runs else None,
+        }
+
+        async def fire(session: Session) -> list[TaskRun]:
+            if not await session.execute(_ADVANCE, advance):
+                return []
+            return await insert_runs(session, runs)
+
+        return await self._db.run(fire)
+
+
+@contextlib.contextmanager
+def _name_is_unique(task: Task) -> Iterator[None]:
+    """Turns the violation of the unique active name into a `Conflict` that names the task."""
+    try:
+        yield
+    except Conflict as exc:
+        raise Conflict(f"a task named {task.name!r} already exists") from exc

@@ -1,0 +1,393 @@
+"""The message-queue port on Redis Streams: consumer groups, reclaiming, priorities by stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from scheduler_domain import Message, decode_message, encode_message
+from scheduler_errors import InvalidInput, Unavailable
+from scheduler_foundation import Clock, SystemClock
+from scheduler_infrastructure.redis._errors import TRANSIENT, redacted, translated
+from scheduler_infrastructure.redis._layout import Stream, StreamLayout
+from scheduler_infrastructure.redis._streams import GroupStreams
+from scheduler_infrastructure.redis.delivery import ConsumerSlots, RedisDelivery, Taken
+
+logger = logging.getLogger(__name__)
+
+_FIRST_BACKOFF = 0.05
+_MAX_BACKOFF = 2.0
+
+
+class RedisStreamsQueue:
+    """The `MessageQueue` port on Redis Streams.
+
+    Each routing key has one stream per priority level (see `StreamLayout`), read through one
+    consumer group by competing consumers. Every fetch is one Lua script that walks the streams
+    of the consumed keys highest level first, reclaims entries left pending by a dead consumer
+    (idle for `claim_idle_ms`, counted by their `times_delivered`), then reads new ones, never
+    taking more than the consumer's free prefetch. With nothing to take, the consumer blocks in
+    `XREAD` on the streams' last ids for up to `block_ms`, so it wakes as soon as one grows.
+
+    An ack deletes the entry (so a stream holds only live messages and `max_stream_length`
+    bounds the backlog: `publish` raises `Unavailable` when a stream is full). A requeue adds a
+    new entry carrying the delivery count; after `max_deliveries` a message moves to
+    `dead_letter.<key>` instead. Expired messages are acked and dropped when taken. Entries a
+    consumer holds are kept from looking idle (`XCLAIM ... JUSTID`) however long it works on them.
+    When the server goes away, consumers back off and retry; groups a restarted server lost are
+    recreated. `close` hands unsettled messages back to their streams.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Redis,
+        group: str = "scheduler",
+        consumer: str | None = None,
+        namespace: str = "",
+        priority_levels: int = 4,
+        max_stream_length: int = 100_000,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        block_ms: int = 1_000,
+        clock: Clock | None = None,
+    ) -> None:
+        """Use `connect` unless the client is built elsewhere; `consumer` names this process in the
+        group (default: host, pid and a random suffix, so each process is its own consumer)."""
+        _check_options(priority_levels, max_stream_length, claim_idle_ms, max_deliveries, block_ms)
+        self._streams = GroupStreams(
+            client=client,
+            group=group,
+            consumer=consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            max_stream_length=max_stream_length,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+        )
+        self._layout = StreamLayout(namespace=namespace, levels=priority_levels)
+        self._claim_idle_ms = claim_idle_ms
+        self._block_ms = block_ms
+        self._clock = clock or SystemClock()
+        self._taken: dict[tuple[str, bytes], Taken] = {}  # pending to this object, not settled yet
+        self._closed = asyncio.Event()
+        self._keepalive: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        group: str = "scheduler",
+        consumer: str | None = None,
+        namespace: str = "",
+        priority_levels: int = 4,
+        max_stream_length: int = 100_000,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        block_ms: int = 1_000,
+        clock: Clock | None = None,
+    ) -> RedisStreamsQueue:
+        """A queue on the Redis server at `url`; `Unavailable` if it does not answer."""
+        client = Redis.from_url(
+            url,
+            socket_connect_timeout=5.0,
+            socket_timeout=block_ms / 1000 + 10.0,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        )
+        queue = cls(
+            client=client,
+            group=group,
+            consumer=consumer,
+            namespace=namespace,
+            priority_levels=priority_levels,
+            max_stream_length=max_stream_length,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+            block_ms=block_ms,
+            clock=clock,
+        )
+        try:
+            with translated(f"connecting to {redacted(url)}"):
+                await client.ping()
+        except Unavailable:
+            await client.aclose()
+            raise
+        return queue
+
+    @property
+    def consumer_name(self) -> str:
+        """This queue object's name in the consumer group."""
+        return self._streams.consumer
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called."""
+        return self._closed.is_set()
+
+    async def publish(self, routing_key: str, message: Message, *, priority: int = 0) -> None:
+        """Add `message` to the stream of `routing_key` at `priority`'s level.
+
+        `InvalidInput` if it cannot be encoded; `Unavailable` if Redis does not answer, the queue
+        is closed, or the stream already holds `max_stream_length` entries.
+        """
+        try:
+            data = encode_message(message)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise InvalidInput.for_field("payload", f"cannot be encoded for the queue: {exc}") from exc
+        if self.closed:
+            raise Unavailable("the Redis queue is closed")
+        with translated(f"publishing to {routing_key}"):
+            await self._streams.add(self._layout.stream(routing_key, self._layout.level(priority)), data)
+
+    def consume(self, routing_keys: Sequence[str], *, prefetch: int) -> AsyncIterator[RedisDelivery]:
+        """Deliveries from the named queues, at most `prefetch` unsettled at a time.
+
+        The iterator ends when the queue is closed (or its `aclose` is called); it raises
+        `Unavailable` on an error that retrying cannot cure (a lost connection is retried, not
+        raised). A cancelled `anext` leaves it usable.
+        """
+        if prefetch < 1:
+            raise InvalidInput.for_field("prefetch", "must be at least 1")
+        if not routing_keys:
+            raise InvalidInput.for_field("routing_keys", "must name at least one queue")
+        return _Deliveries(self, self._layout.streams(routing_keys), ConsumerSlots(prefetch))
+
+    async def depth(self, routing_key: str) -> int:
+        """How many messages of `routing_key` wait undelivered (expired ones included)."""
+        with translated(f"measuring {routing_key}"):
+            return await self._streams.undelivered(self._layout.streams([routing_key]))
+
+    async def ping(self) -> bool:
+        """True when Redis answers and the queue is open."""
+        if self.closed:
+            return False
+        try:
+            return bool(await self._streams.client.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        """End every consumer's iterator, hand unsettled messages back, close the connections.
+
+        A message handed out but not settled goes back to its stream (its delivery counted);
+        settling it afterwards raises `Unavailable`.
+        """
+        if self.closed:
+            return
+        self._closed.set()
+        await self._give_back(list(self._taken.values()), counted=True)
+        tasks = [task for task in (self._keepalive, *self._background) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._streams.client.aclose()
+
+    # ------------------------------------------------------------------ consuming
+
+    async def _take(self, streams: list[Stream], slots: ConsumerSlots) -> list[Taken]:
+        """Entries to hand out; with none, block until a stream grows or a reclaim is due."""
+        fetch = asyncio.ensure_future(self._fetch(streams, slots))
+        try:
+            taken, tails = await asyncio.shield(fetch)
+        except asyncio.CancelledError:
+            fetch.add_done_callback(self._return_abandoned)  # the consumer left while Redis answered
+            raise
+        if not taken and tails:  # no tails: it took entries, but gave them back (ours, or closing)
+            block_ms = int(min(self._block_ms, (slots.next_claim - time.monotonic()) * 1000))
+            if block_ms >= 1:
+                await self._unless_closed(self._streams.wait_for_more(streams, tails, block_ms))
+        return taken
+
+    async def _fetch(self, streams: list[Stream], slots: ConsumerSlots) -> tuple[list[Taken], list[bytes]]:
+        now = time.monotonic()
+        reclaim = now >= slots.next_claim
+        if reclaim:
+            slots.next_claim = now + self._claim_idle_ms / 2000
+        fetched, tails = await self._streams.fetch(streams, want=slots.free, reclaim=reclaim)
+        taken = []
+        for entry in fetched:
+            if entry.key not in self._taken:  # else ours already: reclaimed while we hold it
+                self._taken[entry.key] = entry
+                taken.append(entry)
+        if self.closed:
+            await self._give_back(taken, counted=False)
+            return [], tails
+        return taken, tails
+
+    async def _admit(self, taken: Taken, slots: ConsumerSlots) -> RedisDelivery | None:
+        """The delivery to hand out, or None when the message is dropped or dead-lettered here."""
+        if taken.settled:
+            return None
+        try:
+            message = decode_message(taken.data)
+        except msgspec.DecodeError:
+            logger.warning("dead-lettering an undecodable message from %s", taken.stream.routing_key)
+            await self._settle_quietly(taken, requeue=False)
+            return None
+        if message.expired(self._clock.now()):
+            await self._settle_quietly(taken, requeue=None)
+            return None
+        taken.handed_out = True
+        slots.take()
+        return RedisDelivery(taken=taken, message=message, slots=slots, settle=self._settle)
+
+    # ------------------------------------------------------------------ settling
+
+    async def _settle(self, taken: Taken, requeue: bool | None) -> None:
+        """Ack (`None`), requeue (True) or dead-letter (False) a delivered entry."""
+        if taken.settled:
+            raise Unavailable("the Redis queue was closed first; the message went back to its stream")
+        self._taken.pop(taken.key, None)
+        with translated(f"settling a message of {taken.stream.routing_key}"):
+            await self._streams.settle(taken, requeue)
+
+    async def _settle_quietly(self, taken: Taken, *, requeue: bool | None) -> None:
+        """Settle an entry never handed out; if Redis fails, it is reclaimed later."""
+        self._taken.pop(taken.key, None)
+        try:
+            await self._streams.settle(taken, requeue)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not settle a message of %s: %s", taken.stream.routing_key, exc)
+
+    async def _give_back(self, entries: list[Taken], *, counted: bool) -> None:
+        """Return entries to their streams as new entries; `counted` only counts handed-out ones."""
+        for taken in entries:
+            if taken.settled:
+                continue
+            self._taken.pop(taken.key, None)
+            deliveries = taken.deliveries if counted and taken.handed_out else taken.deliveries - 1
+            try:
+                await self._streams.settle(taken, requeue=True, deliveries=deliveries)
+            except (RedisError, OSError) as exc:  # left pending: reclaimed after the idle timeout
+                logger.warning("could not hand back a message of %s: %s", taken.stream.routing_key, exc)
+
+    def _return_abandoned(self, fetch: asyncio.Future[tuple[list[Taken], list[bytes]]]) -> None:
+        if not fetch.cancelled() and fetch.exception() is None:
+            self._give_back_soon(fetch.result()[0])
+
+    def _give_back_soon(self, entries: list[Taken]) -> None:
+        """Give back entries never handed out, from code that cannot await."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs: `close` hands them back, or the idle timeout does
+            return
+        if not self.closed:
+            task = loop.create_task(self._give_back(entries, counted=False))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def _start_keepalive(self) -> None:
+        if self._keepalive is None and not self.closed:
+            self._keepalive = asyncio.create_task(self._keep_alive(), name="redis-queue-keepalive")
+
+    async def _keep_alive(self) -> None:
+        """Reset the idle time of every entry held here, so no one reclaims work in progress."""
+        while await self._unless_closed(asyncio.sleep(self._claim_idle_ms / 3000)):
+            try:
+                await self._streams.refresh(list(self._taken.values()))
+            except (RedisError, OSError) as exc:
+                logger.debug("could not refresh held messages: %s", exc)
+
+    async def _back_off(self, exc: BaseException, delay: float) -> float:
+        if delay == _FIRST_BACKOFF:
+            logger.warning("Redis does not answer (%s); retrying", exc)
+        await self._unless_closed(asyncio.sleep(delay))
+        return min(delay * 2, _MAX_BACKOFF)
+
+    async def _unless_closed(self, awaitable: Awaitable[Any]) -> bool:
+        """Await `awaitable` unless the queue closes first (then cancel it); False if it closed."""
+        work = asyncio.ensure_future(awaitable)
+        closing = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({work, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not work.done():
+                work.cancel()
+                await asyncio.wait({work})
+        if work.cancelled():
+            return False
+        work.result()
+        return True
+
+
+class _Deliveries:
+    """What `consume` returns: hands out what `_take` fetched, one at a time."""
+
+    def __init__(self, queue: RedisStreamsQueue, streams: list[Stream], slots: ConsumerSlots) -> None:
+        self._queue = queue
+        self._streams = streams
+        self._slots = slots
+        self._waiting: deque[Taken] = deque()  # taken from Redis, not yet handed out
+        self._backoff = _FIRST_BACKOFF
+        self._closed = False
+
+    def __aiter__(self) -> _Deliveries:
+        return self
+
+    async def __anext__(self) -> RedisDelivery:
+        queue = self._queue
+        queue._start_keepalive()
+        while not (self._closed or queue.closed):
+            if self._waiting:
+                delivery = await queue._admit(self._waiting.popleft(), self._slots)
+                if delivery is not None:
+                    return delivery
+            elif self._slots.free <= 0:
+                await queue._unless_closed(self._slots.freed())
+            else:
+                await self._fill()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop consuming: what was taken but not handed out goes back to its stream."""
+        self._closed = True
+        returning, self._waiting = list(self._waiting), deque()
+        await self._queue._give_back(returning, counted=False)
+
+    def __del__(self) -> None:
+        # Dropped without `aclose` (as a consumer task that ends does): give back what it took.
+        if self._waiting:
+            self._queue._give_back_soon(list(self._waiting))
+
+    async def _fill(self) -> None:
+        try:
+            taken = await self._queue._take(self._streams, self._slots)
+        except TRANSIENT as exc:
+            self._backoff = await self._queue._back_off(exc, self._backoff)
+            return
+        except RedisError as exc:
+            raise Unavailable(f"Redis refused to deliver messages: {exc}") from exc
+        if self._backoff > _FIRST_BACKOFF:
+            logger.info("Redis answers again; consuming resumes")
+            self._backoff = _FIRST_BACKOFF
+        self._waiting.extend(taken)
+
+
+def _check_options(
+    priority_levels: int, max_stream_length: int, claim_idle_ms: int, max_deliveries: int, block_ms: int
+) -> None:
+    for name, value in (
+        ("priority_levels", priority_levels),
+        ("max_stream_length", max_stream_length),
+        ("claim_idle_ms", claim_idle_ms),
+        ("max_deliveries", max_deliveries),
+        ("block_ms", block_ms),
+    ):
+        if value < 1:
+            raise InvalidInput.for_field(name, "must be at least 1")
