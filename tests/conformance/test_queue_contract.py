@@ -2,10 +2,13 @@
 
 Each test has its own streams / queues (a random namespace) and removes them. Redis and
 RabbitMQ are the shared servers of `SCHEDULER_TEST_REDIS_URL` / `SCHEDULER_TEST_AMQP_URL`; a
-server that does not answer fails the test. The restart test runs on a private redis-server and
-on RabbitMQ connections the broker closes. Two behaviours of a broker have no in-process
-counterpart and are not run against it: messages outliving the queue object (in one process
-the object is the broker), and a broker restart.
+server that does not answer fails the test. A consumer that dies is a process killed with
+SIGKILL while it holds a message (Redis reclaims the entry after the idle timeout, RabbitMQ
+redelivers when the connection drops); in one process, it is a consumer task cancelled while it
+holds an unsettled delivery that nothing references any more. The restart test runs on a
+private redis-server and on RabbitMQ connections the broker closes. Two behaviours of a broker
+have no in-process counterpart and are not run against it: messages outliving the queue object
+(in one process the object is the broker), and a broker restart.
 """
 
 from __future__ import annotations

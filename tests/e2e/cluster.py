@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -10,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aio_pika
 import psycopg
 import pytest
+import redis
 from psycopg.conninfo import make_conninfo
 
 from tests.e2e.standalone import ADMIN_KEY, Standalone
@@ -80,3 +83,44 @@ class RoleProcess(Standalone):
             return self._healthy()
         self.check_alive()
         return "dispatcher started" in self.logs()
+
+
+@contextmanager
+def broker_namespace(broker: str) -> Iterator[str]:
+    """A fresh namespace on the shared broker; every stream, queue and exchange in it is removed after."""
+    namespace = f"e2e-{secrets.token_hex(4)}."
+    try:
+        yield namespace
+    finally:
+        if broker == "redis":
+            _drop_redis_keys(namespace)
+        else:
+            asyncio.run(_drop_rabbitmq_objects(namespace))
+
+
+def _drop_redis_keys(namespace: str) -> None:
+    client = redis.Redis.from_url(BROKER_URLS["redis"])
+    with client:
+        keys = list(client.scan_iter(match=f"{namespace}*"))
+        if keys:
+            client.delete(*keys)
+
+
+async def _drop_rabbitmq_objects(namespace: str) -> None:
+    def names(kind: str) -> list[str]:
+        listed = subprocess.run(
+            ["rabbitmqctl", f"list_{kind}", "name", "--no-table-headers", "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return [name for name in listed.stdout.split() if name.startswith(namespace)]
+
+    connection = await aio_pika.connect(BROKER_URLS["rabbitmq"])
+    async with connection:
+        channel = await connection.channel()
+        for queue in names("queues"):
+            await channel.queue_delete(queue)
+        for exchange in names("exchanges"):
+            await channel.exchange_delete(exchange)

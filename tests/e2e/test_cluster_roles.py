@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import RoleProcess, cluster_env, private_schema, scheduler
+from tests.e2e.cluster import RoleProcess, broker_namespace, cluster_env, private_schema, scheduler
 from tests.e2e.standalone import Api
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,11 @@ def test_roles_refuse_an_unmigrated_database_and_say_what_to_run(database_url: s
 def test_a_trigger_on_the_api_is_dispatched_by_a_dispatcher_process(
     broker: str, database_url: str, tmp_path: Path
 ) -> None:
-    env = cluster_env(database_url, broker, f"e2e-{secrets.token_hex(4)}")
+    with broker_namespace(broker) as namespace:
+        run_one_trigger(cluster_env(database_url, broker, namespace), tmp_path)
+
+
+def run_one_trigger(env: dict[str, str], tmp_path: Path) -> None:
     assert scheduler("migrate", env=env, cwd=tmp_path).returncode == 0
     api_process = RoleProcess("api", tmp_path, env).start()
     dispatcher = RoleProcess("dispatcher", tmp_path, env).start()

@@ -21,6 +21,11 @@ class Delivery(Protocol):
         """The queue it came from."""
         ...
 
+    @property
+    def delivery_count(self) -> int:
+        """How many times this message has been handed out, this time included (1 at first)."""
+        ...
+
     async def ack(self) -> None:
         """Done with it: the queue forgets the message."""
         ...

@@ -16,6 +16,7 @@ class FakeDelivery:
         self.routing_key = routing_key
         self.message = message
         self.priority = priority
+        self.delivery_count = 1
         self.settled: str | None = None
 
     async def ack(self) -> None:

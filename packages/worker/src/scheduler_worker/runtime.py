@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any, TypeVar
 
 from scheduler_domain import CancelRun, RunDispatch, RunOutcome, TaskType, worker_command_key
@@ -293,11 +293,14 @@ async def _next(deliveries: AsyncIterator[Delivery]) -> Delivery | None:
 
 
 async def _close(deliveries: AsyncIterator[Delivery]) -> None:
-    if isinstance(deliveries, AsyncGenerator):
-        try:
-            await deliveries.aclose()
-        except RuntimeError:  # still running in a fetch that is being cancelled
-            logger.debug("consumer closed while a fetch was pending")
+    """Close a consumer: async generators and the brokers' iterators both have `aclose`."""
+    close = getattr(deliveries, "aclose", None)
+    if close is None:
+        return
+    try:
+        await close()
+    except RuntimeError:  # still running in a fetch that is being cancelled
+        logger.debug("consumer closed while a fetch was pending")
 
 
 async def _reject(delivery: Delivery, reason: str) -> None:

@@ -29,7 +29,8 @@ class Taken:
 
 
 class ConsumerSlots:
-    """One `consume` call's prefetch: how many deliveries it holds unsettled."""
+    """One `consume` call's prefetch (how many deliveries it holds unsettled) and when it next
+    looks for entries of dead consumers."""
 
     def __init__(self, prefetch: int) -> None:
         self.prefetch = prefetch
