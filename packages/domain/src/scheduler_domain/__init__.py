@@ -6,9 +6,12 @@ Pure Python: no framework, no driver, no I/O.
 from scheduler_domain.audit import AuditEntry, AuditQuery
 from scheduler_domain.dag import check_dependencies
 from scheduler_domain.message import (
+    STATUS_RUNS,
     CancelRun,
     Message,
     RunDispatch,
+    RunFinished,
+    RunStarted,
     decode_message,
     encode_message,
     worker_command_key,
@@ -50,6 +53,7 @@ from scheduler_domain.worker import WorkerInfo
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "STATUS_RUNS",
     "TRANSITIONS",
     "WORKER_LOST",
     "ApiKey",
@@ -68,8 +72,10 @@ __all__ = [
     "RetryPolicy",
     "Role",
     "RunDispatch",
+    "RunFinished",
     "RunOutcome",
     "RunQuery",
+    "RunStarted",
     "RunStatus",
     "Task",
     "TaskQuery",

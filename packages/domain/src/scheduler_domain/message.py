@@ -13,9 +13,12 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from scheduler_domain.run import RunOutcome
 from scheduler_domain.values import TaskType, utc_now
 
 WORKER_COMMAND_PREFIX = "worker.command."
+#: The queue on which workers report what happens to their runs; the dispatchers consume it.
+STATUS_RUNS = "status.runs"
 
 
 def worker_command_key(worker_id: str) -> str:
@@ -44,7 +47,26 @@ class CancelRun(Struct, frozen=True, kw_only=True, tag="run.cancel"):
     reason: str = "cancelled by request"
 
 
-Payload = RunDispatch | CancelRun
+class RunStarted(Struct, frozen=True, kw_only=True, tag="status.started"):
+    """A worker began executing a run attempt."""
+
+    run_id: int
+    attempt: int
+    worker_id: str
+    at: datetime
+
+
+class RunFinished(Struct, frozen=True, kw_only=True, tag="status.finished"):
+    """A worker's run attempt ended as `outcome`."""
+
+    run_id: int
+    attempt: int
+    worker_id: str
+    outcome: RunOutcome
+    at: datetime
+
+
+Payload = RunDispatch | CancelRun | RunStarted | RunFinished
 
 
 class Message(Struct, frozen=True, kw_only=True):
