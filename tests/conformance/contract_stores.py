@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from scheduler_domain import (
     ApiKeyRepository,
     AuditLogRepository,
+    LeaseRepository,
     TaskRepository,
     TaskRunRepository,
     WorkerRepository,
@@ -15,12 +16,14 @@ from scheduler_infrastructure import (
     PostgresApiKeyRepository,
     PostgresAuditLogRepository,
     PostgresDatabase,
+    PostgresLeaseRepository,
     PostgresTaskRepository,
     PostgresTaskRunRepository,
     PostgresWorkerRepository,
     SqliteApiKeyRepository,
     SqliteAuditLogRepository,
     SqliteDatabase,
+    SqliteLeaseRepository,
     SqliteTaskRepository,
     SqliteTaskRunRepository,
     SqliteWorkerRepository,
@@ -28,6 +31,7 @@ from scheduler_infrastructure import (
 from scheduler_testing import (
     FakeApiKeyRepository,
     FakeAuditLogRepository,
+    FakeLeaseRepository,
     FakeTaskRepository,
     FakeTaskRunRepository,
     FakeWorkerRepository,
@@ -44,6 +48,7 @@ class Stores:
     workers: WorkerRepository
     api_keys: ApiKeyRepository
     audit: AuditLogRepository
+    leases: LeaseRepository
 
 
 def fake_stores() -> Stores:
@@ -55,6 +60,7 @@ def fake_stores() -> Stores:
         workers=FakeWorkerRepository(),
         api_keys=FakeApiKeyRepository(),
         audit=FakeAuditLogRepository(),
+        leases=FakeLeaseRepository(),
     )
 
 
@@ -66,6 +72,7 @@ def sqlite_stores(db: SqliteDatabase) -> Stores:
         workers=SqliteWorkerRepository(db=db),
         api_keys=SqliteApiKeyRepository(db=db),
         audit=SqliteAuditLogRepository(db=db),
+        leases=SqliteLeaseRepository(db=db),
     )
 
 
@@ -77,4 +84,5 @@ def postgres_stores(db: PostgresDatabase) -> Stores:
         workers=PostgresWorkerRepository(db=db),
         api_keys=PostgresApiKeyRepository(db=db),
         audit=PostgresAuditLogRepository(db=db),
+        leases=PostgresLeaseRepository(db=db),
     )

@@ -68,21 +68,24 @@ def scheduler(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
 
 
 class RoleProcess(Standalone):
-    """A long-running `scheduler api` or `scheduler dispatcher` process."""
+    """A long-running `scheduler api`, `scheduler dispatcher` or `scheduler worker` process."""
 
-    def __init__(self, role: str, workdir: Path, env: dict[str, str]) -> None:
+    READY_LINES = {"dispatcher": "dispatcher started", "worker": "worker registered"}
+
+    def __init__(self, role: str, workdir: Path, env: dict[str, str], *, args: tuple[str, ...] = ()) -> None:
         super().__init__(workdir / "data", admin_key=ADMIN_KEY, env=env)
         self.role = role
+        self.args = args
 
     def command(self) -> list[str]:
-        base = [sys.executable, "-m", "scheduler_app", self.role]
+        base = [sys.executable, "-m", "scheduler_app", self.role, *self.args]
         return [*base, "--port", str(self.port)] if self.role == "api" else base
 
     def ready(self) -> bool:
         if self.role == "api":
             return self._healthy()
         self.check_alive()
-        return "dispatcher started" in self.logs()
+        return self.READY_LINES[self.role] in self.logs()
 
 
 @contextmanager

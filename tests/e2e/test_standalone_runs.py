@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from tests.e2e.standalone import ADMIN_KEY, Api, wait_for
+from tests.worker_fixtures.http_server import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -100,3 +101,32 @@ def test_every_second_cron_fires_once_per_second_and_stops_when_paused(api: Api)
     assert all(fire.microsecond == 0 for fire in fires)
     gaps = {(later - earlier).total_seconds() for earlier, later in itertools.pairwise(fires)}
     assert gaps == {1.0}, f"fires were not one second apart: {fires}"
+
+
+def test_python_and_http_tasks_run_in_standalone(api: Api) -> None:
+    python_task = api.create_task(
+        name="py",
+        task_type="python",
+        command="textwrap:shorten",
+        arguments={"text": "a b c d e f", "width": 7},
+    )
+    with serving() as server:
+        http_task = api.create_task(
+            name="web",
+            task_type="http",
+            command=server.url("/hook"),
+            arguments={"method": "POST", "body": "ping"},
+        )
+        python_run = api.trigger(python_task["id"])
+        http_run = api.trigger(http_task["id"])
+
+        python_done = api.wait_run(python_run["id"], {"succeeded", "failed"})
+        http_done = api.wait_run(http_run["id"], {"succeeded", "failed"})
+
+        assert python_done["status"] == "succeeded", python_done["error_message"]
+        assert python_done["result"]["return_value"] == "a [...]"
+        assert http_done["status"] == "succeeded", http_done
+        assert http_done["result"]["status_code"] == 200
+        [request] = server.received
+        assert (request.method, request.path, request.body) == ("POST", "/hook", b"ping")
+        assert request.headers["X-Scheduler-Run-Id"] == str(http_run["id"])

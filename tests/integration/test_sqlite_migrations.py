@@ -19,7 +19,7 @@ from scheduler_infrastructure import (
 from scheduler_infrastructure.sqlite.schema import known_migrations, statements
 from scheduler_testing import a_task
 
-TABLES = {"tasks", "task_runs", "workers", "api_keys", "audit_log", "schema_version"}
+TABLES = {"tasks", "task_runs", "workers", "api_keys", "audit_log", "leases", "schema_version"}
 
 
 @pytest.fixture

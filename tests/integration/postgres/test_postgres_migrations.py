@@ -22,7 +22,7 @@ from scheduler_testing import a_task
 from tests.integration.postgres.server import open_database, schema_url
 
 LATEST = len(known_migrations())
-TABLES = {"tasks", "task_runs", "workers", "api_keys", "audit_log", "schema_version"}
+TABLES = {"tasks", "task_runs", "workers", "api_keys", "audit_log", "leases", "schema_version"}
 #: The seed's indexes, and the ones claiming, firing and uniqueness rely on.
 INDEXES = {
     "tasks_status",

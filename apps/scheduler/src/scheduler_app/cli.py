@@ -118,19 +118,28 @@ def worker(
     api_url: str | None,
     api_key_file: Path | None,
 ) -> None:
-    """A worker alone (needs a shared queue and the API)."""
+    """A worker process: registers through the API, takes runs from the broker."""
     overrides = {
-        "worker.worker_id": worker_id,
+        "worker.worker_id": worker_id or _worker_id_override(),
         "worker.task_types": task_types.split(",") if task_types else None,
         "worker.concurrency": concurrency,
         "worker.api_url": api_url,
         "worker.api_key": api_key_file.read_text().strip() if api_key_file else None,
     }
-    _load(ctx, **overrides)
-    raise click.ClickException(
-        "`scheduler worker` as a separate process is not available in this version (it needs the "
-        "worker API of the next milestone): run `scheduler standalone`, whose worker runs in-process"
-    )
+    config = _load(ctx, **overrides)
+    if config.queue.is_in_process:
+        raise click.ClickException(
+            "`scheduler worker` needs a shared broker: set SCHEDULER_QUEUE__URL=redis://... or amqp://... "
+            "(or run `scheduler standalone`, whose worker runs in-process)"
+        )
+    if not config.worker.api_key:
+        raise click.ClickException(
+            "`scheduler worker` needs a worker-role API key: set SCHEDULER_WORKER__API_KEY or pass "
+            "--api-key-file (create one with `scheduler apikey create --name NAME --role worker`)"
+        )
+    from scheduler_app.worker_process import run_worker
+
+    asyncio.run(run_worker(config))
 
 
 @cli.command()

@@ -19,12 +19,15 @@ async def run_role(role: str, config: AppConfig) -> None:
         roles = container.roles
         if role == "api" and config.admin_api_key:
             await (await provide(container.use_cases.access)).ensure_admin_key(config.admin_api_key)
-        service = await provide(roles.api_server if role == "api" else roles.dispatcher)
+        if role == "api":
+            services = [await provide(roles.api_server)]
+        else:  # the dispatcher also applies the workers' status reports, competing with its peers
+            services = [await provide(roles.dispatcher), await provide(roles.status_applier)]
         logger.info(
             f"scheduler {role} starting",
             extra={"database": redact_url(config.database.url), "queue": redact_url(config.queue.url)},
         )
-        await run_until_stopped([service])
+        await run_until_stopped(services)
     finally:
         await settle(container.shutdown_resources())
     logger.info(f"scheduler {role} stopped")

@@ -8,6 +8,7 @@ from scheduler_config import AppConfig
 from scheduler_errors import InvalidInput
 from scheduler_foundation import MessageQueue
 from scheduler_infrastructure import (
+    HttpWorkerPresence,
     InMemoryMessageQueue,
     PostgresDatabase,
     PostgresWakeup,
@@ -88,3 +89,12 @@ async def connect_broker(url: str, *, namespace: str = "") -> MessageQueue:
     raise InvalidInput.for_field(
         "queue.url", f"{scheme}:// is not a broker: use redis://, amqp:// or memory://"
     )
+
+
+async def worker_presence(config: AppConfig) -> AsyncIterator[HttpWorkerPresence]:
+    """The API client through which a worker process registers and heartbeats."""
+    presence = HttpWorkerPresence.connect(config.worker.api_url, config.worker.api_key)
+    try:
+        yield presence
+    finally:
+        await presence.close()

@@ -157,6 +157,8 @@ def run_out(run: TaskRun) -> RunOut:
         attempt=run.attempt,
         status=run.status,
         trigger=run.trigger,
+        wave_id=run.wave,
+        waiting=run.waiting,
         task_type=run.task_type,
         priority=run.priority,
         timeout_seconds=run.timeout_seconds,

@@ -113,13 +113,19 @@ class TriggerIn(InputSchema):
 
 
 class RunOut(Struct, kw_only=True):
-    """One attempt at a task."""
+    """One attempt at a task.
+
+    `wave_id` is the id of the root run of its dependency wave (its own id for a root run);
+    `waiting` is true while a pending run waits for its upstream tasks in the wave to succeed.
+    """
 
     id: int
     task_id: int
     attempt: int
     status: RunStatus
     trigger: Trigger
+    wave_id: int
+    waiting: bool
     task_type: TaskType
     priority: Priority
     timeout_seconds: int

@@ -5,20 +5,31 @@ They load through repository ports, decide through the domain, store, and publis
 
 from scheduler_application.access import AccessControl, IssuedKey
 from scheduler_application.audit import AuditTrail
+from scheduler_application.dependencies import DependencyRelease
+from scheduler_application.leadership import DISPATCHER_LEASE, Leadership
+from scheduler_application.recovery import WorkerRecovery
+from scheduler_application.reports import ReportResult, StatusReport, StatusReports
 from scheduler_application.runs import RunControl, RunLifecycle
 from scheduler_application.scheduling import SchedulerService, SchedulingPolicy
 from scheduler_application.tasks import EDITABLE_FIELDS, TaskControl
 from scheduler_application.workers import WorkerRegistry
 
 __all__ = [
+    "DISPATCHER_LEASE",
     "EDITABLE_FIELDS",
     "AccessControl",
     "AuditTrail",
+    "DependencyRelease",
     "IssuedKey",
+    "Leadership",
+    "ReportResult",
     "RunControl",
     "RunLifecycle",
     "SchedulerService",
     "SchedulingPolicy",
+    "StatusReport",
+    "StatusReports",
     "TaskControl",
+    "WorkerRecovery",
     "WorkerRegistry",
 ]

@@ -128,9 +128,11 @@ class SchedulerService:
     async def _publish(self, run: TaskRun, task: Task | None) -> bool:
         now = self._clock.now()
         if task is None or not task.accepts_runs():
-            await self._runs.transition(
+            cancelled = await self._runs.transition(
                 run.cancelled(now, "task archived or deleted"), expected=RunStatus.QUEUED
             )
+            if cancelled is not None:
+                await self._lifecycle.dependencies.run_ended(cancelled)
             return False
         message = Message(payload=_dispatch_of(run, task), correlation_id=str(run.id))
         try:

@@ -65,19 +65,23 @@ class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     misfire_grace_seconds: float = 60.0
     timeout_grace_seconds: float = 30.0
     requeue_after_seconds: float = 300.0
+    sweep_interval_seconds: float = 5.0
+    lease_seconds: float = 10.0
+    worker_timeout_seconds: float = 30.0
 
 
 class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A worker process (or the worker inside `standalone`)."""
 
     worker_id: str = ""
-    task_types: tuple[str, ...] = ("shell",)
+    task_types: tuple[str, ...] = ("shell", "http", "python", "custom")
     concurrency: int = 4
     output_limit_bytes: int = 1024 * 1024
     kill_grace_seconds: float = 5.0
     drain_grace_seconds: float = 10.0
     api_url: str = "http://127.0.0.1:8080"
     api_key: str = ""
+    heartbeat_interval_seconds: float = 5.0
 
 
 class LoggingConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -127,13 +131,22 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+_POSITIVE_DISPATCHER_SECONDS = (
+    "scan_interval_seconds",
+    "sweep_interval_seconds",
+    "lease_seconds",
+    "worker_timeout_seconds",
+)
+
+
 def _check(config: AppConfig) -> None:
     if not 1 <= config.api.port <= 65535:
         raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
     if config.worker.concurrency < 1:
         raise InvalidInput.for_field("worker.concurrency", "must be at least 1")
-    if config.dispatcher.scan_interval_seconds <= 0:
-        raise InvalidInput.for_field("dispatcher.scan_interval_seconds", "must be positive")
+    for name in _POSITIVE_DISPATCHER_SECONDS:
+        if getattr(config.dispatcher, name) <= 0:
+            raise InvalidInput.for_field(f"dispatcher.{name}", "must be positive")
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
     if config.logging.format not in ("json", "console"):

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from scheduler_application import SchedulerService
+from scheduler_application import Leadership, SchedulerService, WorkerRecovery
 from scheduler_errors import SchedulerError
 from scheduler_foundation import DispatchWakeupListener
 
@@ -20,7 +20,8 @@ class Dispatcher:
     """Runs scheduling passes until stopped.
 
     A pass starts every `scan_interval` seconds, or at once when the wakeup is notified (a
-    manual trigger). Sweeps for overdue and lost runs run every `sweep_interval` seconds.
+    manual trigger). Sweeps for overdue and lost runs run every `sweep_interval` seconds, only
+    while this instance holds the `leadership` (always, without one: a sole dispatcher).
     """
 
     name = "dispatcher"
@@ -32,8 +33,12 @@ class Dispatcher:
         wakeup: DispatchWakeupListener,
         scan_interval: float = 0.5,
         sweep_interval: float = 5.0,
+        leadership: Leadership | None = None,
+        recovery: WorkerRecovery | None = None,
     ) -> None:
         self._scheduler = scheduler
+        self._leadership = leadership
+        self._recovery = recovery
         self._wakeup = wakeup
         self._scan_interval = scan_interval
         self._sweep_interval = sweep_interval
@@ -42,7 +47,20 @@ class Dispatcher:
         self.passes = 0
 
     async def run(self) -> None:
-        """Run passes until `stop()`; a failing pass is logged and retried with backoff."""
+        """Run passes until `stop()`; a failing pass is logged and retried with backoff.
+
+        The leadership lease is renewed alongside, and released once the last pass has finished.
+        """
+        holding = asyncio.create_task(self._leadership.hold()) if self._leadership else None
+        try:
+            await self._run_passes()
+        finally:
+            if self._leadership and holding:
+                self._leadership.stop()
+                await holding
+        logger.info("dispatcher stopped")
+
+    async def _run_passes(self) -> None:
         failures = 0
         logger.info("dispatcher started", extra={"scan_interval": self._scan_interval})
         while not self._stopping.is_set():
@@ -55,19 +73,19 @@ class Dispatcher:
                 pause = min(self._scan_interval * 2**failures, MAX_ERROR_BACKOFF_SECONDS)
                 logger.warning("scheduling pass failed", extra={"error": str(exc), "retry_in": pause})
             await self._pause(pause)
-        logger.info("dispatcher stopped")
 
     def stop(self) -> None:
-        """Finish the current pass and return from `run()`."""
+        """Finish the current pass, release the leadership and return from `run()`."""
         self._stopping.set()
 
     async def run_pass(self) -> None:
-        """One pass: fire schedules, dispatch until no full batch is left, sweep when due."""
+        """One pass: fire schedules, dispatch until no full batch is left, sweep when due and leading."""
         fired = await self._scheduler.fire_due_schedules()
         dispatched = await self._dispatch_all()
         if fired or dispatched:
             logger.debug("scheduling pass", extra={"fired": len(fired), "dispatched": dispatched})
-        if time.monotonic() >= self._next_sweep:
+        leading = self._leadership is None or self._leadership.is_leader
+        if leading and time.monotonic() >= self._next_sweep:
             await self._sweep()
             self._next_sweep = time.monotonic() + self._sweep_interval
         self.passes += 1
@@ -84,10 +102,16 @@ class Dispatcher:
     async def _sweep(self) -> None:
         timed_out = await self._scheduler.end_overdue_runs()
         requeued = await self._scheduler.requeue_stale()
+        lost = await self._recovery.recover_lost_workers() if self._recovery else []
         for run in timed_out:
             logger.warning("run timed out without a report", extra={"run_id": run.id, "attempt": run.attempt})
         for run in requeued:
             logger.warning("run re-queued: its message was probably lost", extra={"run_id": run.id})
+        for run in lost:
+            logger.warning(
+                "run failed: its worker stopped heartbeating",
+                extra={"run_id": run.id, "attempt": run.attempt, "worker_id": run.worker_id},
+            )
 
     async def _pause(self, seconds: float) -> None:
         stop = asyncio.ensure_future(self._stopping.wait())

@@ -19,6 +19,8 @@ from scheduler_domain.message import (
 from scheduler_domain.ports import (
     ApiKeyRepository,
     AuditLogRepository,
+    LeaseRepository,
+    RunTransition,
     TaskRepository,
     TaskRunRepository,
     WorkerRepository,
@@ -48,6 +50,7 @@ from scheduler_domain.values import (
     WorkerStatus,
     utc_now,
 )
+from scheduler_domain.waves import Verdict, Wave, WaveStep
 from scheduler_domain.worker import WorkerInfo
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "AuditQuery",
     "CancelRun",
     "FirePlan",
+    "LeaseRepository",
     "Message",
     "MisfirePolicy",
     "Page",
@@ -77,6 +81,7 @@ __all__ = [
     "RunQuery",
     "RunStarted",
     "RunStatus",
+    "RunTransition",
     "Task",
     "TaskQuery",
     "TaskRepository",
@@ -85,6 +90,9 @@ __all__ = [
     "TaskStatus",
     "TaskType",
     "Trigger",
+    "Verdict",
+    "Wave",
+    "WaveStep",
     "WorkerInfo",
     "WorkerRepository",
     "WorkerStatus",

@@ -7,8 +7,10 @@ Methods raise `NotFound` for an unknown id and `Unavailable` when the store does
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
+
+from msgspec import Struct
 
 from scheduler_domain.audit import AuditEntry, AuditQuery
 from scheduler_domain.query import Page, RunQuery, TaskQuery
@@ -45,6 +47,13 @@ class TaskRepository(Protocol):
         """Every task id (archived included) mapped to the ids it depends on."""
         ...
 
+    async def downstream(self, task_id: int) -> list[Task]:
+        """The task `task_id` and every task downstream of it, by id, archived ones included.
+
+        Downstream: depending on it directly or through other tasks (a dependency wave's tasks).
+        """
+        ...
+
     async def due(self, now: datetime, limit: int) -> Sequence[Task]:
         """Active scheduled tasks whose `next_run_at` is at or before `now`, earliest first."""
         ...
@@ -60,6 +69,14 @@ class TaskRepository(Protocol):
         ...
 
 
+class RunTransition(Struct, frozen=True, kw_only=True):
+    """One conditional change of a run, as `TaskRunRepository.transition` takes it."""
+
+    run: TaskRun
+    expected: RunStatus
+    follow_up: TaskRun | None = None
+
+
 class TaskRunRepository(Protocol):
     """Stores runs; every change of state is conditional on the state and attempt it expects."""
 
@@ -67,7 +84,8 @@ class TaskRunRepository(Protocol):
         """Store a new run; returns it with its id.
 
         A run with an `idempotency_key` already used for the same task is not stored twice:
-        the existing run is returned instead.
+        the existing run is returned instead. Nor is a second `dependency` run of a task in one
+        wave (the same `wave_id`), however many callers race to create it.
         """
         ...
 
@@ -89,10 +107,36 @@ class TaskRunRepository(Protocol):
         """
         ...
 
+    async def get_many(self, run_ids: Collection[int]) -> dict[int, TaskRun]:
+        """The runs with these ids, by id, read at once; ids of no run are left out."""
+        ...
+
+    async def transition_many(self, changes: Sequence[RunTransition]) -> list[TaskRun | None]:
+        """Apply every change as `transition` would, in one transaction and as few round trips
+        as the store allows (a batch of status reports).
+
+        Each change stays conditional on its own: the result at each index is the stored run, or
+        None when that change's condition failed (the others still apply). Changes name
+        distinct runs.
+        """
+        ...
+
+    async def wave_runs(self, wave_id: int) -> list[TaskRun]:
+        """Every run of the dependency wave `wave_id`: its root run and the runs carrying it, by id."""
+        ...
+
+    async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
+        """Store each of `runs` (a waiting run released or skipped) if it is still waiting.
+
+        Returns the runs stored; one that a concurrent caller settled first is left out.
+        """
+        ...
+
     async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
         """Move up to `limit` pending runs due at `now` to `queued`, highest priority first.
 
-        A run is claimed by one caller only. Returns the runs as stored (status `queued`).
+        A run is claimed by one caller only; a `waiting` run is not claimed. Returns the runs as
+        stored (status `queued`).
         """
         ...
 
@@ -158,4 +202,28 @@ class AuditLogRepository(Protocol):
 
     async def page(self, query: AuditQuery) -> Page[AuditEntry]:
         """One page of entries matching `query`, newest (highest id) first."""
+        ...
+
+
+class LeaseRepository(Protocol):
+    """Named, time-limited leases: one holder at a time (the dispatchers' leader election).
+
+    Expiry is judged by the store's own clock, so instances whose clocks disagree still agree on
+    who holds a lease.
+    """
+
+    async def try_acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take or renew the lease `name` until `ttl` from now; True when `holder` holds it now.
+
+        Succeeds when the lease is free, expired, or already `holder`'s; while another holder's
+        lease is valid it is refused (False) and left as it is.
+        """
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give the lease up so another may take it at once; nothing when `holder` does not hold it."""
+        ...
+
+    async def holder(self, name: str) -> str | None:
+        """Who holds the lease `name` now, or None when it is free or expired."""
         ...

@@ -72,6 +72,10 @@ class TaskRun(Struct, frozen=True, kw_only=True):
 
     `task_type`, `priority` and `timeout_seconds` are copied from the task when the run is made,
     so that dispatch order and timeouts do not depend on later edits of the task.
+
+    `wave_id` is the id of the root run of the dependency wave this run belongs to (see
+    `scheduler_domain.waves`), None on a root run itself; `wave` gives it either way. A `waiting`
+    run is pending but held until every upstream of its task in the wave has succeeded.
     """
 
     task_id: int
@@ -96,15 +100,35 @@ class TaskRun(Struct, frozen=True, kw_only=True):
     retry_count: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    wave_id: int | None = None
+    waiting: bool = False
+
+    def __post_init__(self) -> None:
+        if self.waiting and self.status is not RunStatus.PENDING:
+            raise ValueError(f"a {self.status} run cannot be waiting; only a pending one can")
+
+    @property
+    def wave(self) -> int:
+        """The dependency wave this run belongs to: the id of the wave's root run."""
+        return self.id if self.wave_id is None else self.wave_id
 
     def _moved(self, target: RunStatus, now: datetime, **changes: Any) -> TaskRun:
         if not can_move(self.status, target):
             raise Conflict(f"run {self.id} is {self.status}; it cannot become {target}")
-        return msgspec.structs.replace(self, status=target, updated_at=now, **changes)
+        # Every move ends the wait: a waiting run can only be released, skipped or cancelled.
+        return msgspec.structs.replace(self, status=target, updated_at=now, waiting=False, **changes)
 
     def queued(self, now: datetime) -> TaskRun:
         """Published to the queue."""
+        if self.waiting:
+            raise Conflict(f"run {self.id} waits for its upstream tasks; it cannot be queued")
         return self._moved(RunStatus.QUEUED, now, queued_at=now)
+
+    def released(self, now: datetime) -> TaskRun:
+        """No longer waiting: every upstream succeeded, so it may be dispatched from `now`."""
+        if not self.waiting:
+            raise Conflict(f"run {self.id} is not waiting; it cannot be released")
+        return msgspec.structs.replace(self, waiting=False, scheduled_for=now, updated_at=now)
 
     def requeued(self, now: datetime) -> TaskRun:
         """Back to pending (its message was lost or refused) to be dispatched again."""
@@ -141,6 +165,23 @@ class TaskRun(Struct, frozen=True, kw_only=True):
             raise Conflict(f"run {self.id} is {self.status}; only a running run can be asked to stop")
         return msgspec.structs.replace(self, cancel_requested_at=now, updated_at=now)
 
+    def may_start(self, attempt: int) -> bool:
+        """True when a worker may begin executing `attempt` of this run now (it is queued)."""
+        return self.attempt == attempt and self.status is RunStatus.QUEUED
+
+    def accepts_outcome(self, attempt: int, worker_id: str) -> bool:
+        """True when `worker_id`'s report of how `attempt` ended applies: it is neither stale nor
+        a repeat, and no other worker runs the run."""
+        if self.attempt != attempt or self.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return False
+        return self.status is not RunStatus.RUNNING or self.worker_id in (None, worker_id)
+
+    def taken_by(self, attempt: int, worker_id: str) -> bool:
+        """True when `attempt` of this run is running or ran on `worker_id`, so a start report
+        from it is a repeat (or came after its end) rather than a run that must be stopped."""
+        started = self.status not in (RunStatus.PENDING, RunStatus.QUEUED)
+        return started and self.attempt == attempt and self.worker_id == worker_id
+
     def deadline(self, grace: timedelta) -> datetime | None:
         """When a running run is overdue: its timeout plus `grace` after it started."""
         if self.status is not RunStatus.RUNNING or self.started_at is None:
@@ -163,4 +204,5 @@ class TaskRun(Struct, frozen=True, kw_only=True):
             retry_count=self.attempt,
             created_at=now,
             updated_at=now,
+            wave_id=self.wave,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -37,6 +37,13 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
             status=status
             or (WorkerStatus.DRAINING if self.status is WorkerStatus.DRAINING else WorkerStatus.ONLINE),
         )
+
+    def is_lost(self, now: datetime, timeout: timedelta) -> bool:
+        """True when the worker has not been heard from for longer than `timeout` and is not offline yet."""
+        if self.status is WorkerStatus.OFFLINE:
+            return False
+        last_seen = self.last_heartbeat or self.registered_at
+        return last_seen is None or now - last_seen > timeout
 
     def offline(self) -> WorkerInfo:
         """This worker, gone."""

@@ -3,6 +3,7 @@
 from scheduler_foundation.clock import Clock, SystemClock
 from scheduler_foundation.executor import ExecutorRegistry, TaskExecutor
 from scheduler_foundation.lifecycle import Service
+from scheduler_foundation.presence import WorkerPresence
 from scheduler_foundation.queue import Delivery, MessageQueue
 from scheduler_foundation.signals import DispatchWakeup, DispatchWakeupListener, RunReporter
 
@@ -17,4 +18,5 @@ __all__ = [
     "Service",
     "SystemClock",
     "TaskExecutor",
+    "WorkerPresence",
 ]

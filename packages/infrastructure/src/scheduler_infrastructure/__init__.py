@@ -1,10 +1,12 @@
 """Adapters: SQLite and PostgreSQL repositories and their schemas, the in-process queue and wake-up."""
 
+from scheduler_infrastructure.api_client import HttpWorkerPresence
 from scheduler_infrastructure.memory import InMemoryDelivery, InMemoryMessageQueue, LocalWakeup
 from scheduler_infrastructure.postgres import (
     PostgresApiKeyRepository,
     PostgresAuditLogRepository,
     PostgresDatabase,
+    PostgresLeaseRepository,
     PostgresTaskRepository,
     PostgresTaskRunRepository,
     PostgresWakeup,
@@ -22,6 +24,7 @@ from scheduler_infrastructure.sqlite import (
     SqliteApiKeyRepository,
     SqliteAuditLogRepository,
     SqliteDatabase,
+    SqliteLeaseRepository,
     SqliteTaskRepository,
     SqliteTaskRunRepository,
     SqliteWorkerRepository,
@@ -30,6 +33,7 @@ from scheduler_infrastructure.sqlite import migrate as migrate_sqlite
 from scheduler_infrastructure.sqlite import schema_version as sqlite_schema_version
 
 __all__ = [
+    "HttpWorkerPresence",
     "InMemoryDelivery",
     "InMemoryMessageQueue",
     "LocalWakeup",
@@ -37,6 +41,7 @@ __all__ = [
     "PostgresApiKeyRepository",
     "PostgresAuditLogRepository",
     "PostgresDatabase",
+    "PostgresLeaseRepository",
     "PostgresTaskRepository",
     "PostgresTaskRunRepository",
     "PostgresWakeup",
@@ -50,6 +55,7 @@ __all__ = [
     "SqliteApiKeyRepository",
     "SqliteAuditLogRepository",
     "SqliteDatabase",
+    "SqliteLeaseRepository",
     "SqliteTaskRepository",
     "SqliteTaskRunRepository",
     "SqliteWorkerRepository",

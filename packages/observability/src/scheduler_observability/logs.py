@@ -62,7 +62,7 @@ def configure_logging(config: LoggingConfig, *, stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.level.upper())
-    for noisy in ("uvicorn.access", "aiosqlite"):
+    for noisy in ("uvicorn.access", "aiosqlite", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -2,6 +2,8 @@
 
 from scheduler_testing.builders import a_dispatch, a_run, a_task
 from scheduler_testing.clock import FakeClock
+from scheduler_testing.leases import FakeLeaseRepository
+from scheduler_testing.presence import FakeWorkerPresence
 from scheduler_testing.queue import FakeDelivery, FakeMessageQueue
 from scheduler_testing.repositories import (
     FakeApiKeyRepository,
@@ -18,11 +20,13 @@ __all__ = [
     "FakeAuditLogRepository",
     "FakeClock",
     "FakeDelivery",
+    "FakeLeaseRepository",
     "FakeMessageQueue",
     "FakeRunReporter",
     "FakeTaskRepository",
     "FakeTaskRunRepository",
     "FakeWakeup",
+    "FakeWorkerPresence",
     "FakeWorkerRepository",
     "a_dispatch",
     "a_run",

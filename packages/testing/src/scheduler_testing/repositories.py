@@ -14,6 +14,7 @@ from scheduler_domain import (
     Page,
     RunQuery,
     RunStatus,
+    RunTransition,
     Task,
     TaskQuery,
     TaskRun,
@@ -79,6 +80,16 @@ class FakeTaskRepository:
     async def dependency_graph(self) -> Mapping[int, Collection[int]]:
         """Every task's dependencies."""
         return {task.id: task.dependencies for task in self.rows.values()}
+
+    async def downstream(self, task_id: int) -> list[Task]:
+        """The task and every task depending on it, directly or not, by id."""
+        found = {(await self.get(task_id)).id}
+        grew = True
+        while grew:
+            more = {t.id for t in self.rows.values() if found.intersection(t.dependencies)} - found
+            found |= more
+            grew = bool(more)
+        return [self.rows[key] for key in sorted(found)]
 
     async def due(self, now: datetime, limit: int) -> Sequence[Task]:
         """Active scheduled tasks due at `now`."""
@@ -162,12 +173,42 @@ class FakeTaskRunRepository:
             await self.add(follow_up)
         return run
 
+    async def get_many(self, run_ids: Collection[int]) -> dict[int, TaskRun]:
+        """The runs with these ids that exist."""
+        return {run_id: self.rows[run_id] for run_id in run_ids if run_id in self.rows}
+
+    async def transition_many(self, changes: Sequence[RunTransition]) -> list[TaskRun | None]:
+        """`transition` for each change, in order; all or nothing, like a transaction."""
+        saved, next_id = dict(self.rows), self._next_id
+        try:
+            return [
+                await self.transition(change.run, expected=change.expected, follow_up=change.follow_up)
+                for change in changes
+            ]
+        except BaseException:
+            self.rows.clear()
+            self.rows.update(saved)
+            self._next_id = next_id
+            raise
+
+    async def wave_runs(self, wave_id: int) -> list[TaskRun]:
+        """The wave's root run and the runs carrying its id, by id."""
+        return [run for _, run in sorted(self.rows.items()) if run.wave == wave_id]
+
+    async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
+        """Store each run whose stored one is still waiting."""
+        settled = [run for run in runs if (stored := self.rows.get(run.id)) is not None and stored.waiting]
+        self.rows.update((run.id, run) for run in settled)
+        return settled
+
     async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
-        """Queue the due pending runs, highest priority first."""
+        """Queue the due pending runs that are not waiting, highest priority first."""
         due = [
             r
             for r in self.rows.values()
-            if r.status is RunStatus.PENDING and (r.scheduled_for is None or r.scheduled_for <= now)
+            if r.status is RunStatus.PENDING
+            and not r.waiting
+            and (r.scheduled_for is None or r.scheduled_for <= now)
         ]
         due.sort(key=lambda r: (-r.priority.rank, r.scheduled_for or now, r.id))
         claimed = [r.queued(now) for r in due[:limit]]
@@ -192,9 +233,11 @@ class FakeTaskRunRepository:
 
 
 def _same_run(stored: TaskRun, new: TaskRun) -> bool:
-    """True when `new` is a repeat of `stored`: the same idempotency key or the same cron fire."""
+    """True when `new` repeats `stored`: the same idempotency key, cron fire, or dependency wave."""
     if new.idempotency_key is not None and stored.idempotency_key == new.idempotency_key:
         return True
+    if new.trigger is Trigger.DEPENDENCY and stored.trigger is Trigger.DEPENDENCY:
+        return stored.wave_id == new.wave_id
     return (
         new.trigger is Trigger.SCHEDULE
         and stored.trigger is Trigger.SCHEDULE

@@ -4,30 +4,38 @@ from __future__ import annotations
 
 import inspect
 import os
+import secrets
 import socket
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from scheduler_api import create_app
+from scheduler_app.executors import executor_names, executor_registry
 from scheduler_app.readiness import Readiness
 from scheduler_app.reporter import InProcessRunReporter
 from scheduler_app.server import ApiServer
 from scheduler_application import (
     AccessControl,
     AuditTrail,
+    DependencyRelease,
+    Leadership,
     RunControl,
     RunLifecycle,
     SchedulerService,
     SchedulingPolicy,
+    StatusReports,
     TaskControl,
+    WorkerRecovery,
     WorkerRegistry,
 )
 from scheduler_config import AppConfig
-from scheduler_dispatcher import Dispatcher
-from scheduler_foundation import ExecutorRegistry, SystemClock
-from scheduler_worker import ShellExecutor, Worker
+from scheduler_dispatcher import Dispatcher, StatusApplier
+from scheduler_domain import STATUS_RUNS
+from scheduler_foundation import SystemClock
+from scheduler_worker import Worker
 
 
 async def provide(provider: Any) -> Any:
@@ -67,6 +75,11 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def dispatcher_holder_id() -> str:
+    """`<hostname>-<pid>-<random>`: who holds the leadership lease (unique even when a pid is reused)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 class Core(containers.DeclarativeContainer):
     """Settings and the clock."""
 
@@ -75,16 +88,11 @@ class Core(containers.DeclarativeContainer):
 
 
 class Executors(containers.DeclarativeContainer):
-    """The executors this process can run (and the API accepts)."""
+    """The executors this process can run, and the names the API accepts."""
 
     config = providers.Dependency(instance_of=AppConfig)
-    shell = providers.Singleton(
-        ShellExecutor,
-        output_limit_bytes=config.provided.worker.output_limit_bytes,
-        kill_grace_seconds=config.provided.worker.kill_grace_seconds,
-        base_environment=providers.Callable(task_environment),
-    )
-    registry = providers.Singleton(ExecutorRegistry, providers.List(shell))
+    registry = providers.Resource(executor_registry, config, providers.Callable(task_environment))
+    names = providers.Singleton(executor_names)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -101,10 +109,25 @@ class UseCases(containers.DeclarativeContainer):
         runs=storage.runs,
         clock=core.clock,
         wakeup=storage.wakeup,
-        executors=executors.registry.provided.names.call(),
+        executors=executors.names,
     )
-    run_control = providers.Singleton(RunControl, runs=storage.runs, queue=messaging.queue, clock=core.clock)
-    lifecycle = providers.Singleton(RunLifecycle, runs=storage.runs, tasks=storage.tasks, clock=core.clock)
+    dependency_release = providers.Singleton(
+        DependencyRelease, runs=storage.runs, tasks=storage.tasks, clock=core.clock, wakeup=storage.wakeup
+    )
+    run_control = providers.Singleton(
+        RunControl,
+        runs=storage.runs,
+        queue=messaging.queue,
+        clock=core.clock,
+        dependencies=dependency_release,
+    )
+    lifecycle = providers.Singleton(
+        RunLifecycle,
+        runs=storage.runs,
+        tasks=storage.tasks,
+        clock=core.clock,
+        dependencies=dependency_release,
+    )
     access = providers.Singleton(AccessControl, keys=storage.api_keys, clock=core.clock)
     workers = providers.Singleton(WorkerRegistry, workers=storage.workers, clock=core.clock)
     audit = providers.Singleton(AuditTrail, log=storage.audit_log, clock=core.clock)
@@ -115,6 +138,16 @@ class UseCases(containers.DeclarativeContainer):
         timeout_grace=core.config.provided.dispatcher.timeout_grace_seconds,
         requeue_after=core.config.provided.dispatcher.requeue_after_seconds,
     )
+    recovery = providers.Singleton(
+        WorkerRecovery,
+        workers=storage.workers,
+        runs=storage.runs,
+        lifecycle=lifecycle,
+        clock=core.clock,
+        worker_timeout=providers.Callable(
+            timedelta, seconds=core.config.provided.dispatcher.worker_timeout_seconds
+        ),
+    )
     scheduler = providers.Singleton(
         SchedulerService,
         tasks=storage.tasks,
@@ -123,6 +156,14 @@ class UseCases(containers.DeclarativeContainer):
         lifecycle=lifecycle,
         clock=core.clock,
         policy=policy,
+    )
+    status_reports = providers.Singleton(
+        StatusReports,
+        runs=storage.runs,
+        tasks=storage.tasks,
+        lifecycle=lifecycle,
+        queue=messaging.queue,
+        clock=core.clock,
     )
 
 
@@ -149,11 +190,23 @@ class Roles(containers.DeclarativeContainer):
     api_server = providers.Singleton(
         ApiServer, app=api_app, host=core.config.provided.api.host, port=core.config.provided.api.port
     )
+    leadership = providers.Singleton(
+        Leadership,
+        leases=storage.leases,
+        holder=providers.Callable(dispatcher_holder_id),
+        lease_seconds=core.config.provided.dispatcher.lease_seconds,
+    )
     dispatcher = providers.Singleton(
         Dispatcher,
         scheduler=use_cases.scheduler,
         wakeup=storage.wakeup,
         scan_interval=core.config.provided.dispatcher.scan_interval_seconds,
+        sweep_interval=core.config.provided.dispatcher.sweep_interval_seconds,
+        leadership=leadership,
+        recovery=use_cases.recovery,
+    )
+    status_applier = providers.Singleton(
+        StatusApplier, queue=messaging.queue, reports=use_cases.status_reports, routing_keys=(STATUS_RUNS,)
     )
     reporter = providers.Singleton(InProcessRunReporter, lifecycle=use_cases.lifecycle)
     worker = providers.Singleton(

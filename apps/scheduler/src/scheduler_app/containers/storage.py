@@ -10,11 +10,13 @@ from scheduler_infrastructure import (
     LocalWakeup,
     PostgresApiKeyRepository,
     PostgresAuditLogRepository,
+    PostgresLeaseRepository,
     PostgresTaskRepository,
     PostgresTaskRunRepository,
     PostgresWorkerRepository,
     SqliteApiKeyRepository,
     SqliteAuditLogRepository,
+    SqliteLeaseRepository,
     SqliteTaskRepository,
     SqliteTaskRunRepository,
     SqliteWorkerRepository,
@@ -31,6 +33,7 @@ class SqliteStorage(containers.DeclarativeContainer):
     workers = providers.Singleton(SqliteWorkerRepository, db=database)
     api_keys = providers.Singleton(SqliteApiKeyRepository, db=database)
     audit_log = providers.Singleton(SqliteAuditLogRepository, db=database)
+    leases = providers.Singleton(SqliteLeaseRepository, db=database)
     wakeup = providers.Singleton(LocalWakeup)
 
 
@@ -44,4 +47,5 @@ class PostgresStorage(containers.DeclarativeContainer):
     workers = providers.Singleton(PostgresWorkerRepository, db=database)
     api_keys = providers.Singleton(PostgresApiKeyRepository, db=database)
     audit_log = providers.Singleton(PostgresAuditLogRepository, db=database)
+    leases = providers.Singleton(PostgresLeaseRepository, db=database)
     wakeup = providers.Resource(resources.postgres_wakeup, database)

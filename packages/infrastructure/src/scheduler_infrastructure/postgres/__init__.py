@@ -3,6 +3,7 @@
 from scheduler_infrastructure.postgres.api_keys import PostgresApiKeyRepository
 from scheduler_infrastructure.postgres.audit_log import PostgresAuditLogRepository
 from scheduler_infrastructure.postgres.database import PostgresDatabase
+from scheduler_infrastructure.postgres.leases import PostgresLeaseRepository
 from scheduler_infrastructure.postgres.runs import PostgresTaskRunRepository
 from scheduler_infrastructure.postgres.schema import (
     Migration,
@@ -21,6 +22,7 @@ __all__ = [
     "PostgresApiKeyRepository",
     "PostgresAuditLogRepository",
     "PostgresDatabase",
+    "PostgresLeaseRepository",
     "PostgresTaskRepository",
     "PostgresTaskRunRepository",
     "PostgresWakeup",

@@ -62,6 +62,17 @@ class Session:
         cursor = await self._connection.execute(sql, params)
         return cursor.rowcount
 
+    async def fetch_each(self, sql: str, params_seq: Sequence[Params]) -> list[list[Row]]:
+        """The rows of each execution of `sql`, one per parameter set, pipelined in one round trip."""
+        if not params_seq:
+            return []
+        cursor = self._connection.cursor()
+        await cursor.executemany(sql, params_seq, returning=True)
+        results = [await cursor.fetchall()]
+        while cursor.nextset():
+            results.append(await cursor.fetchall())
+        return results
+
     async def script(self, sql: str) -> None:
         """Run a script of several statements (no parameters), as a migration does."""
         await self._connection.execute(sql, prepare=False)

@@ -32,6 +32,8 @@ COLUMNS = (
     "retry_count",
     "created_at",
     "updated_at",
+    "wave_id",
+    "waiting",
 )
 
 
@@ -61,6 +63,8 @@ def params_of(run: TaskRun) -> dict[str, Any]:
         "retry_count": run.retry_count,
         "created_at": aware(run.created_at),
         "updated_at": aware(run.updated_at),
+        "wave_id": run.wave_id,
+        "waiting": run.waiting,
     }
 
 
@@ -89,4 +93,6 @@ def run_of(row: Row) -> TaskRun:
         retry_count=row["retry_count"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        wave_id=row["wave_id"],
+        waiting=row["waiting"],
     )

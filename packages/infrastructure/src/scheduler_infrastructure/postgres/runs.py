@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from psycopg import errors
 
-from scheduler_domain import Page, RunQuery, RunStatus, TaskRun, Trigger
+from scheduler_domain import Page, RunQuery, RunStatus, RunTransition, TaskRun, Trigger
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.postgres.columns import (
     POSTGRES,
@@ -27,17 +27,26 @@ _UPDATE_IF = update_statement(
     "task_runs", COLUMNS, "id = %(id)s AND status = %(expected)s AND attempt = %(attempt)s"
 )
 _GET = "SELECT * FROM task_runs WHERE id = %(id)s"
+_GET_MANY = "SELECT * FROM task_runs WHERE id = ANY(%(ids)s)"
+_UPDATE_IF_RETURNING = _UPDATE_IF + " RETURNING id"
 _SAME_KEY = "SELECT * FROM task_runs WHERE task_id = %(task_id)s AND idempotency_key = %(key)s"
 _SAME_FIRE = """
 SELECT * FROM task_runs WHERE task_id = %(task_id)s AND scheduled_for = %(fire)s AND trigger = 'schedule'
 """
+_SAME_WAVE = """
+SELECT * FROM task_runs WHERE task_id = %(task_id)s AND wave_id = %(wave)s AND trigger = 'dependency'
+"""
+_WAVE = "SELECT * FROM task_runs WHERE id = %(wave)s OR wave_id = %(wave)s ORDER BY id"
+_SETTLE_IF_WAITING = update_statement(
+    "task_runs", COLUMNS, "id = %(id)s AND status = 'pending' AND waiting AND attempt = %(attempt)s"
+)
 # Locks up to `limit` claimable rows, skipping those another dispatcher holds, and queues them in
 # the same statement. The order is the one of the partial index `task_runs_claimable`, so the scan
 # stops after about `limit` entries. The SET mirrors `TaskRun.queued(now)`.
 _CLAIM = """
 WITH claimable AS MATERIALIZED (
     SELECT id FROM task_runs
-    WHERE status = 'pending' AND (scheduled_for IS NULL OR scheduled_for <= %(now)s)
+    WHERE status = 'pending' AND NOT waiting AND (scheduled_for IS NULL OR scheduled_for <= %(now)s)
     ORDER BY priority_rank DESC, scheduled_for NULLS LAST, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -70,7 +79,7 @@ class PostgresTaskRunRepository:
         self._db = db
 
     async def add(self, run: TaskRun) -> TaskRun:
-        """Store a new run, or return the one that already holds its idempotency key or fire.
+        """Store a new run, or return the one that already holds its idempotency key, fire or wave.
 
         `NotFound` when its task does not exist. Autocommit on purpose: when the INSERT finds
         the key taken, it has waited for the run holding it to commit, and the SELECT that
@@ -121,6 +130,49 @@ class PostgresTaskRunRepository:
 
         return await self._db.run(move, transaction=follow_up is not None)
 
+    async def get_many(self, run_ids: Collection[int]) -> dict[int, TaskRun]:
+        """The runs with these ids that exist, in one statement."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_GET_MANY, {"ids": sorted(set(run_ids))})
+        return {run.id: run for run in map(run_of, rows)}
+
+    async def transition_many(self, changes: Sequence[RunTransition]) -> list[TaskRun | None]:
+        """Apply each conditional change in one transaction: the UPDATEs pipelined in one round
+        trip (in id order, so that concurrent batches lock rows in the same order and cannot
+        deadlock), then one INSERT of the follow-ups whose change applied."""
+        if not changes:
+            return []
+        order = sorted(range(len(changes)), key=lambda index: changes[index].run.id)
+        params = [{**params_of(changes[i].run), "expected": changes[i].expected.value} for i in order]
+
+        async def move(session: Session) -> list[TaskRun | None]:
+            updated = await session.fetch_each(_UPDATE_IF_RETURNING, params)
+            moved = {i for i, rows in zip(order, updated, strict=True) if rows}
+            follow_ups = [changes[i].follow_up for i in order if i in moved]
+            await insert_runs(session, [run for run in follow_ups if run is not None])
+            return [change.run if i in moved else None for i, change in enumerate(changes)]
+
+        return await self._db.run(move)
+
+    async def wave_runs(self, wave_id: int) -> list[TaskRun]:
+        """The wave's root run and every run carrying its id, by id."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_WAVE, {"wave": wave_id})
+        return [run_of(row) for row in rows]
+
+    async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
+        """Store each run whose stored row is still waiting, in one transaction.
+
+        Under READ COMMITTED an UPDATE racing a concurrent settle of the same row waits for its
+        commit, then finds the row no longer waiting and changes nothing.
+        """
+        ordered = sorted(runs, key=lambda run: run.id)  # one lock order for concurrent callers
+
+        async def settle(session: Session) -> list[TaskRun]:
+            return [run for run in ordered if await session.execute(_SETTLE_IF_WAITING, params_of(run))]
+
+        return await self._db.run(settle) if ordered else []
+
     async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
         """Queue up to `limit` due pending runs in one statement, safe with several dispatchers.
 
@@ -149,7 +201,7 @@ class PostgresTaskRunRepository:
 
 
 async def insert_runs(session: Session, runs: Sequence[TaskRun]) -> list[TaskRun]:
-    """Store `runs` with one INSERT (per thousand), skipping those whose key or fire has a run.
+    """Store `runs` with one INSERT (per thousand), skipping those whose key, fire or wave has a run.
 
     Returns the runs that were new, as stored, in the order given. `NotFound` when their task
     does not exist.
@@ -173,4 +225,6 @@ async def _existing(session: Session, run: TaskRun) -> TaskRun | None:
         row = await session.fetch_one(_SAME_KEY, {"task_id": run.task_id, "key": run.idempotency_key})
     if row is None and run.trigger is Trigger.SCHEDULE and run.scheduled_for is not None:
         row = await session.fetch_one(_SAME_FIRE, {"task_id": run.task_id, "fire": aware(run.scheduled_for)})
+    if row is None and run.trigger is Trigger.DEPENDENCY:
+        row = await session.fetch_one(_SAME_WAVE, {"task_id": run.task_id, "wave": run.wave_id})
     return None if row is None else run_of(row)

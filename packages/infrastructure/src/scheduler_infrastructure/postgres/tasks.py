@@ -19,6 +19,16 @@ from scheduler_infrastructure.sql import page_of, task_listing
 _INSERT = insert_statement("tasks", COLUMNS) + " RETURNING id"
 _UPDATE = update_statement("tasks", COLUMNS, "id = %(id)s")
 _GET = "SELECT * FROM tasks WHERE id = %(id)s"
+# The task and, step by step, every task whose dependencies hold one already found; the GIN
+# index `tasks_dependencies` answers each `@>` probe, so a task nobody depends on costs one lookup.
+_DOWNSTREAM = """
+WITH RECURSIVE downstream (id) AS (
+    SELECT id FROM tasks WHERE id = %(id)s
+    UNION
+    SELECT tasks.id FROM tasks JOIN downstream ON tasks.dependencies @> jsonb_build_array(downstream.id)
+)
+SELECT * FROM tasks WHERE id IN (SELECT id FROM downstream) ORDER BY id
+"""
 # Served by the partial index `tasks_due`: the scan reads the due rows only, however many tasks exist.
 _DUE = """
 SELECT * FROM tasks
@@ -80,6 +90,14 @@ class PostgresTaskRepository:
         async with self._db.session() as session:
             rows = await session.fetch_all("SELECT id, dependencies FROM tasks")
         return {row["id"]: dependencies_of(row["dependencies"]) for row in rows}
+
+    async def downstream(self, task_id: int) -> list[Task]:
+        """The task and every task downstream of it, by id (one statement); `NotFound` if unknown."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_DOWNSTREAM, {"id": task_id})
+        if not rows:
+            raise NotFound("task", task_id)
+        return [task_of(row) for row in rows]
 
     async def due(self, now: datetime, limit: int) -> Sequence[Task]:
         """Active scheduled tasks whose next fire is at or before `now`, earliest first."""

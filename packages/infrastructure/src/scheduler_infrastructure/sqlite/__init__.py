@@ -3,6 +3,7 @@
 from scheduler_infrastructure.sqlite.api_keys import SqliteApiKeyRepository
 from scheduler_infrastructure.sqlite.audit_log import SqliteAuditLogRepository
 from scheduler_infrastructure.sqlite.database import SqliteDatabase
+from scheduler_infrastructure.sqlite.leases import SqliteLeaseRepository
 from scheduler_infrastructure.sqlite.runs import SqliteTaskRunRepository
 from scheduler_infrastructure.sqlite.schema import Migration, SchemaTooNew, migrate, schema_version
 from scheduler_infrastructure.sqlite.tasks import SqliteTaskRepository
@@ -14,6 +15,7 @@ __all__ = [
     "SqliteApiKeyRepository",
     "SqliteAuditLogRepository",
     "SqliteDatabase",
+    "SqliteLeaseRepository",
     "SqliteTaskRepository",
     "SqliteTaskRunRepository",
     "SqliteWorkerRepository",

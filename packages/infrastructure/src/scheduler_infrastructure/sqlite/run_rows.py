@@ -37,6 +37,8 @@ COLUMNS = (
     "retry_count",
     "created_at",
     "updated_at",
+    "wave_id",
+    "waiting",
 )
 
 
@@ -66,6 +68,8 @@ def params_of(run: TaskRun) -> dict[str, Any]:
         "retry_count": run.retry_count,
         "created_at": to_micros(run.created_at),
         "updated_at": to_micros(run.updated_at),
+        "wave_id": run.wave_id,
+        "waiting": int(run.waiting),
     }
 
 
@@ -94,4 +98,6 @@ def run_of(row: Row) -> TaskRun:
         retry_count=row["retry_count"],
         created_at=from_micros(row["created_at"]),
         updated_at=from_micros(row["updated_at"]),
+        wave_id=row["wave_id"],
+        waiting=bool(row["waiting"]),
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import msgspec
 
-from scheduler_domain import Page, RunQuery, RunStatus, TaskRun, Trigger
+from scheduler_domain import Page, RunQuery, RunStatus, RunTransition, TaskRun, Trigger
 from scheduler_errors import NotFound
 from scheduler_infrastructure.sql import page_of, run_listing
 from scheduler_infrastructure.sqlite.columns import (
@@ -23,12 +24,19 @@ _INSERT = insert_statement("task_runs", COLUMNS)
 # Conditional on the state and attempt the caller read, so stale reports change nothing.
 _UPDATE_IF = update_statement("task_runs", COLUMNS, "id = :id AND status = :expected AND attempt = :attempt")
 _GET = "SELECT * FROM task_runs WHERE id = ?"
+# The ids travel as one JSON array, so no batch is too large for SQLite's parameter limit.
+_GET_MANY = "SELECT * FROM task_runs WHERE id IN (SELECT value FROM json_each(?))"
 _TASK_EXISTS = "SELECT 1 FROM tasks WHERE id = ?"
 _SAME_KEY = "SELECT * FROM task_runs WHERE task_id = ? AND idempotency_key = ?"
 _SAME_FIRE = "SELECT * FROM task_runs WHERE task_id = ? AND scheduled_for = ? AND trigger = 'schedule'"
+_SAME_WAVE = "SELECT * FROM task_runs WHERE task_id = ? AND wave_id = ? AND trigger = 'dependency'"
+_WAVE = "SELECT * FROM task_runs WHERE id = :wave OR wave_id = :wave ORDER BY id"
+_SETTLE_IF_WAITING = update_statement(
+    "task_runs", COLUMNS, "id = :id AND status = 'pending' AND waiting AND attempt = :attempt"
+)
 _CLAIMABLE = """
 SELECT * FROM task_runs
-WHERE status = 'pending' AND (scheduled_for IS NULL OR scheduled_for <= :now)
+WHERE status = 'pending' AND NOT waiting AND (scheduled_for IS NULL OR scheduled_for <= :now)
 ORDER BY priority_rank DESC, COALESCE(scheduled_for, :now), id
 LIMIT :limit
 """
@@ -54,7 +62,7 @@ class SqliteTaskRunRepository:
         self._db = db
 
     async def add(self, run: TaskRun) -> TaskRun:
-        """Store a new run, or return the one that already holds its idempotency key or fire.
+        """Store a new run, or return the one that already holds its idempotency key, fire or wave.
 
         `NotFound` when its task does not exist.
         """
@@ -91,6 +99,36 @@ class SqliteTaskRunRepository:
                 await insert_run(session, follow_up)
         return run
 
+    async def get_many(self, run_ids: Collection[int]) -> dict[int, TaskRun]:
+        """The runs with these ids that exist, in one query."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_GET_MANY, (msgspec.json.encode(sorted(set(run_ids))),))
+        return {run.id: run for run in map(run_of, rows)}
+
+    async def transition_many(self, changes: Sequence[RunTransition]) -> list[TaskRun | None]:
+        """Apply each conditional change, all in one transaction."""
+        if not changes:
+            return []
+        stored: list[TaskRun | None] = []
+        async with self._db.transaction() as session:
+            for change in changes:
+                moved = await _update_if(session, change.run, change.expected)
+                if moved and change.follow_up is not None:
+                    await insert_run(session, change.follow_up)
+                stored.append(change.run if moved else None)
+        return stored
+
+    async def wave_runs(self, wave_id: int) -> list[TaskRun]:
+        """The wave's root run and every run carrying its id, by id."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_WAVE, {"wave": wave_id})
+        return [run_of(row) for row in rows]
+
+    async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
+        """Store each run whose stored row is still waiting, in one transaction."""
+        async with self._db.transaction() as session:
+            return [run for run in runs if await session.execute(_SETTLE_IF_WAITING, params_of(run))]
+
     async def claim_pending(self, now: datetime, limit: int) -> list[TaskRun]:
         """Queue up to `limit` due pending runs: highest priority, then earliest, then lowest id."""
         async with self._db.transaction() as session:
@@ -115,7 +153,7 @@ class SqliteTaskRunRepository:
 
 
 async def insert_run(session: Session, run: TaskRun) -> tuple[TaskRun, bool]:
-    """Store `run` unless its idempotency key or cron fire already has a run.
+    """Store `run` unless its idempotency key, cron fire or dependency wave already has a run.
 
     Returns the stored run and whether it is new.
     """
@@ -134,6 +172,8 @@ async def _existing(session: Session, run: TaskRun) -> TaskRun | None:
         row = await session.fetch_one(_SAME_KEY, (run.task_id, run.idempotency_key))
     if row is None and run.trigger is Trigger.SCHEDULE and run.scheduled_for is not None:
         row = await session.fetch_one(_SAME_FIRE, (run.task_id, to_micros(run.scheduled_for)))
+    if row is None and run.trigger is Trigger.DEPENDENCY:
+        row = await session.fetch_one(_SAME_WAVE, (run.task_id, run.wave_id))
     return None if row is None else run_of(row)
 
 

@@ -19,6 +19,16 @@ _INSERT = insert_statement("tasks", COLUMNS)
 _UPDATE = update_statement("tasks", COLUMNS, "id = :id")
 _GET = "SELECT * FROM tasks WHERE id = ?"
 _EXISTS = "SELECT 1 FROM tasks WHERE id = ?"
+# The task and, step by step, every task whose dependencies name one already found.
+_DOWNSTREAM = """
+WITH RECURSIVE downstream (id) AS (
+    SELECT id FROM tasks WHERE id = :id
+    UNION
+    SELECT tasks.id FROM tasks, downstream
+    WHERE EXISTS (SELECT 1 FROM json_each(tasks.dependencies) WHERE json_each.value = downstream.id)
+)
+SELECT * FROM tasks WHERE id IN (SELECT id FROM downstream) ORDER BY id
+"""
 _NAME_TAKEN = "SELECT 1 FROM tasks WHERE name = :name AND status != 'archived' AND id != :id"
 _DUE = """
 SELECT * FROM tasks
@@ -78,6 +88,14 @@ class SqliteTaskRepository:
         async with self._db.reading() as session:
             rows = await session.fetch_all("SELECT id, dependencies FROM tasks")
         return {row["id"]: dependencies_of(row["dependencies"]) for row in rows}
+
+    async def downstream(self, task_id: int) -> list[Task]:
+        """The task and every task downstream of it, by id; `NotFound` for an unknown id."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_DOWNSTREAM, {"id": task_id})
+        if not rows:
+            raise NotFound("task", task_id)
+        return [task_of(row) for row in rows]
 
     async def due(self, now: datetime, limit: int) -> Sequence[Task]:
         """Active scheduled tasks whose next fire is at or before `now`, earliest first."""

@@ -1,0 +1,46 @@
+"""The executors of a process: shell, HTTP, Python, and those of installed plugins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+
+from scheduler_config import AppConfig
+from scheduler_foundation import ExecutorRegistry
+from scheduler_worker import HttpExecutor, PythonExecutor, ShellExecutor, discover_executors
+
+BUILT_IN = frozenset({"shell", "http", "python"})
+
+
+def executor_names() -> frozenset[str]:
+    """Every executor name a task may use: the built-in ones and the installed plugins'."""
+    return BUILT_IN | {executor.name for executor in discover_executors()}
+
+
+async def executor_registry(
+    config: AppConfig, base_environment: dict[str, str]
+) -> AsyncIterator[ExecutorRegistry]:
+    """The executors, with the HTTP client and the Python process pool they own closed at the end.
+
+    Commands and functions start from `base_environment` (without the scheduler's credentials).
+    """
+    settings = config.worker
+    client = httpx.AsyncClient()
+    python = PythonExecutor(
+        pool_size=settings.concurrency,
+        kill_grace_seconds=settings.kill_grace_seconds,
+        result_limit_bytes=settings.output_limit_bytes,
+        base_environment=base_environment,
+    )
+    shell = ShellExecutor(
+        output_limit_bytes=settings.output_limit_bytes,
+        kill_grace_seconds=settings.kill_grace_seconds,
+        base_environment=base_environment,
+    )
+    http = HttpExecutor(client=client, response_limit_bytes=settings.output_limit_bytes)
+    try:
+        yield ExecutorRegistry([shell, http, python, *discover_executors()])
+    finally:
+        await python.close()
+        await client.aclose()

@@ -1,0 +1,68 @@
+"""`scheduler worker`: a worker process that reaches the scheduler through the API and the broker."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from scheduler_app.containers import WorkerContainer, open_in_order, provide, settle
+from scheduler_app.services import run_until_stopped
+from scheduler_config import AppConfig, redact_url
+from scheduler_domain import TaskType, WorkerInfo
+from scheduler_errors import InvalidInput
+from scheduler_worker import PresenceKeeper, Worker
+
+logger = logging.getLogger(__name__)
+
+
+async def run_worker(config: AppConfig) -> None:
+    """Register, take runs of the configured task types, report them; stop on SIGINT or SIGTERM."""
+    container = WorkerContainer(config=config)
+    try:
+        await open_in_order(container.messaging.queue, container.presence)
+        worker: Worker = await provide(container.worker)
+        keeper = PresenceKeeper(
+            presence=await provide(container.presence),
+            worker=describe(config),
+            load=lambda: worker.current_task_count,
+            interval_seconds=config.worker.heartbeat_interval_seconds,
+        )
+        await keeper.check_in()
+        logger.info(
+            "scheduler worker starting",
+            extra={
+                "worker_id": config.worker.worker_id,
+                "api": config.worker.api_url,
+                "queue": redact_url(config.queue.url),
+            },
+        )
+        await run_until_stopped([keeper, worker])
+    finally:
+        await settle(container.shutdown_resources())
+    logger.info("scheduler worker stopped")
+
+
+def describe(config: AppConfig) -> WorkerInfo:
+    """This worker as the API records it."""
+    settings = config.worker
+    try:
+        task_types = tuple(TaskType(name) for name in settings.task_types)
+    except ValueError as exc:
+        raise InvalidInput.for_field(
+            "worker.task_types", f"{exc}; known: shell, http, python, custom"
+        ) from exc
+    hostname = socket.gethostname()
+    return WorkerInfo(
+        id=settings.worker_id,
+        hostname=hostname,
+        ip_address=_address_of(hostname),
+        task_types=task_types,
+        max_concurrent_tasks=settings.concurrency,
+    )
+
+
+def _address_of(hostname: str) -> str:
+    try:
+        return socket.gethostbyname(hostname)
+    except OSError:
+        return "127.0.0.1"

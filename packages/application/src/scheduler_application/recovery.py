@@ -1,0 +1,63 @@
+"""Recovering from lost workers: the sweep the leading dispatcher runs besides timeouts and requeues."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from scheduler_application.runs import RunLifecycle
+from scheduler_domain import (
+    MAX_LIMIT,
+    RunQuery,
+    RunStatus,
+    TaskRun,
+    TaskRunRepository,
+    WorkerInfo,
+    WorkerRepository,
+)
+from scheduler_foundation import Clock
+
+
+class WorkerRecovery:
+    """Ends the runs of workers that stopped heartbeating, so that no run is lost with its worker."""
+
+    def __init__(
+        self,
+        *,
+        workers: WorkerRepository,
+        runs: TaskRunRepository,
+        lifecycle: RunLifecycle,
+        clock: Clock,
+        worker_timeout: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._workers = workers
+        self._runs = runs
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._worker_timeout = worker_timeout
+
+    async def recover_lost_workers(self) -> list[TaskRun]:
+        """Mark offline each worker silent for longer than the timeout; its running runs end `failed`.
+
+        Each such run ends with the reason `worker_lost` and follows its task's retry policy.
+        Returns the runs ended. The runs are ended before the worker is marked offline, so a sweep
+        interrupted half-way is completed by the next one.
+        """
+        now = self._clock.now()
+        ended: list[TaskRun] = []
+        for worker in await self._workers.all():
+            if worker.is_lost(now, self._worker_timeout):
+                ended += await self._end_runs_of(worker)
+                # A heartbeat that lands after this brings the worker back online (see heartbeat()).
+                await self._workers.save(worker.offline())
+        return ended
+
+    async def _end_runs_of(self, worker: WorkerInfo) -> list[TaskRun]:
+        ended: list[TaskRun] = []
+        query = RunQuery(worker_id=worker.id, status=RunStatus.RUNNING, limit=MAX_LIMIT)
+        while True:
+            page = await self._runs.page(query)
+            stored = [run for run in [await self._lifecycle.worker_lost(r) for r in page.items] if run]
+            ended += stored
+            # Ended runs leave the listing, so the next page is the first again; stop when none moved.
+            if page.next_cursor is None or not stored:
+                return ended
