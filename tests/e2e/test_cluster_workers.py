@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,11 @@ def test_shell_http_python_and_cron_tasks_run_on_two_workers(cluster: Cluster) -
         )
         http = api.create_task(name="web", task_type="http", command=server.url("/ping"))
         tick = api.create_task(name="tick", command="true", schedule="* * * * * *")
-        runs = [api.trigger(task["id"]) for task in (shell, python, http)]
+        top = api.create_task(name="top", command="true")
+        left = api.create_task(name="left", command="true", dependencies=[top["id"]])
+        right = api.create_task(name="right", command="true", dependencies=[top["id"]])
+        bottom = api.create_task(name="bottom", command="true", dependencies=[left["id"], right["id"]])
+        runs = [api.trigger(task["id"]) for task in (shell, python, http, top)]
 
         done = [api.wait_run(run["id"], {"succeeded", "failed"}, timeout=30) for run in runs]
         fired = wait_for(
@@ -83,9 +88,15 @@ def test_shell_http_python_and_cron_tasks_run_on_two_workers(cluster: Cluster) -
             timeout=20,
             what="two cron fires run by the workers",
         )
+        bottom_run = wait_for(
+            lambda: [r for r in api.runs_of(bottom["id"]) if r["status"] == "succeeded"],
+            timeout=30,
+            what="the diamond to complete",
+        )[0]
         workers = {worker["id"]: worker for worker in client.get("/api/v1/workers").json()["items"]}
 
-    assert [run["status"] for run in done] == ["succeeded"] * 3, [run["error_message"] for run in done]
+    assert [run["status"] for run in done] == ["succeeded"] * 4, [run["error_message"] for run in done]
+    assert bottom_run["wave_id"] == runs[3]["id"]
     assert done[0]["result"]["stdout"] == f"from {runs[0]['id']}\n"
     assert done[1]["result"]["return_value"] == "a b [...]"
     assert done[2]["result"]["status_code"] == 200
@@ -118,6 +129,22 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_succeeds_once(cluster: 
     assert lost
     assert all("worker_lost" in r["error_message"] for r in lost)
     assert lost[0]["worker_id"] == "w-a"
+
+
+def test_cancelling_a_running_task_reaches_its_worker_process(cluster: Cluster) -> None:
+    cluster.worker("w-a", make_key(cluster.env, cluster.workdir, "worker"))
+    with cluster.api.client() as client:
+        api = Api(client)
+        task = api.create_task(name="endless", command="sleep 60")
+        run = api.trigger(task["id"])
+        api.wait_run(run["id"], {"running"}, timeout=20)
+
+        asked = time.monotonic()
+        assert client.post(f"/api/v1/runs/{run['id']}/cancel").status_code == 202
+        done = api.wait_run(run["id"], {"cancelled", "failed", "succeeded"}, timeout=15)
+
+    assert done["status"] == "cancelled"
+    assert time.monotonic() - asked < 5
 
 
 @pytest.mark.parametrize(("role", "status"), [(None, "401"), ("readonly", "403")])

@@ -138,12 +138,12 @@ def test_three_dispatchers_fire_every_second_exactly_once_even_when_one_is_kille
     with api_process.client() as client:
         api = Api(client)
         tasks = [api.create_task(name=f"tick-{n}", command="true", schedule="* * * * * *") for n in range(50)]
-        time.sleep(8)
+        time.sleep(10)  # the schedule runs for 20 s: a dispatcher is killed half-way
         victim = dispatchers[1]
         assert victim.process is not None
         victim.process.send_signal(signal.SIGKILL)
         victim.process.wait()
-        time.sleep(8)
+        time.sleep(10)
         for task in tasks:
             assert client.post(f"/api/v1/tasks/{task['id']}/pause").status_code == 200
 
@@ -160,7 +160,7 @@ def test_three_dispatchers_fire_every_second_exactly_once_even_when_one_is_kille
     for task_id, moments in by_task.items():
         steps = {(later - earlier).total_seconds() for earlier, later in itertools.pairwise(moments)}
         assert steps == {1.0}, f"task {task_id} has a gap between fires: {sorted(steps)}"
-        assert len(moments) >= 14, f"task {task_id} fired only {len(moments)} times in ~16 s"
+        assert len(moments) >= 18, f"task {task_id} fired only {len(moments)} times in ~20 s"
     for survivor in (dispatchers[0], dispatchers[2]):
         survivor.check_alive()
 
