@@ -13,6 +13,7 @@ import pytest
 
 from scheduler_domain import (
     ApiKey,
+    FireRecord,
     MisfirePolicy,
     Priority,
     Role,
@@ -271,6 +272,37 @@ async def test_record_fires_creates_the_runs_once_and_advances_the_task(stores: 
     stored = await stores.tasks.get(task.id)
     assert stored.next_run_at == following
     assert stored.last_run_at == T0
+
+
+async def test_get_many_returns_the_tasks_that_exist(stores: Stores) -> None:
+    first = await stores.tasks.add(a_task(name="first"))
+    second = await stores.tasks.add(a_task(name="second"))
+
+    found = await stores.tasks.get_many([second.id, first.id, 999_999, first.id])
+
+    assert found == {first.id: first, second.id: second}
+    assert await stores.tasks.get_many([]) == {}
+
+
+async def test_a_fire_batch_records_each_plan_that_is_still_current(stores: Stores) -> None:
+    fresh = await stores.tasks.add(a_task(name="fresh", schedule="* * * * *", next_run_at=T0))
+    stale = await stores.tasks.add(a_task(name="stale", schedule="* * * * *", next_run_at=T0))
+    idle = await stores.tasks.add(a_task(name="idle", schedule="* * * * *", next_run_at=T0))
+    following = T0 + timedelta(minutes=1)
+    await stores.tasks.record_fires(stale, [a_fire(stale, T0)], following)  # another dispatcher won
+
+    created = await stores.tasks.record_fire_batch(
+        [
+            FireRecord(task=fresh, runs=[a_fire(fresh, T0)], next_run_at=following),
+            FireRecord(task=stale, runs=[a_fire(stale, T0)], next_run_at=following),
+            FireRecord(task=idle, runs=[], next_run_at=following),
+        ]
+    )
+
+    assert [(run.task_id, run.scheduled_for) for run in created] == [(fresh.id, T0)]
+    assert [(await stores.tasks.get(t.id)).next_run_at for t in (fresh, stale, idle)] == [following] * 3
+    assert len([run for run in await all_runs(stores) if run.task_id == stale.id]) == 1
+    assert await stores.tasks.record_fire_batch([]) == []
 
 
 async def test_record_fires_without_runs_only_advances(stores: Stores) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from scheduler_application.runs import RunLifecycle
 from scheduler_domain import (
     CancelRun,
+    FireRecord,
     Message,
     RunDispatch,
     RunStatus,
@@ -17,7 +18,7 @@ from scheduler_domain import (
     Trigger,
     worker_command_key,
 )
-from scheduler_errors import NotFound, SchedulerError
+from scheduler_errors import SchedulerError
 from scheduler_foundation import Clock, MessageQueue
 
 
@@ -70,26 +71,35 @@ class SchedulerService:
         self._clock = clock
         self._policy = policy
 
-    async def fire_due_schedules(self) -> list[TaskRun]:
-        """Create one run per due cron fire (exactly one, however many dispatchers race)."""
-        now = self._clock.now()
+    async def fire_due_schedules(self, *, max_batches: int = 50) -> list[TaskRun]:
+        """Create one run per due cron fire (exactly one, however many dispatchers race).
+
+        Due tasks are read and recorded a batch at a time (one transaction per batch) until
+        fewer than a full batch is due, or `max_batches` were handled (dispatch goes on then).
+        """
         created: list[TaskRun] = []
-        for task in await self._tasks.due(now, self._policy.batch_size):
-            plan = task.plan_fires(now, misfire_grace=self._policy.misfire_grace)
-            runs = [_scheduled_run(task, fire, now) for fire in plan.fires]
-            created += await self._tasks.record_fires(task, runs, plan.next_run_at)
+        for _ in range(max_batches):
+            now = self._clock.now()
+            due = await self._tasks.due(now, self._policy.batch_size)
+            plans = [self._plan(task, now) for task in due]
+            created += await self._tasks.record_fire_batch(plans)
+            if len(due) < self._policy.batch_size:
+                break
         return created
+
+    def _plan(self, task: Task, now: datetime) -> FireRecord:
+        plan = task.plan_fires(now, misfire_grace=self._policy.misfire_grace)
+        runs = [_scheduled_run(task, fire, now) for fire in plan.fires]
+        return FireRecord(task=task, runs=runs, next_run_at=plan.next_run_at)
 
     async def dispatch_pending(self) -> list[TaskRun]:
         """Publish due pending runs, highest priority first; returns the runs published."""
         claimed = await self._runs.claim_pending(self._clock.now(), self._policy.batch_size)
-        tasks: dict[int, Task | None] = {}
+        tasks = await self._tasks.get_many({run.task_id for run in claimed}) if claimed else {}
         published: list[TaskRun] = []
         for index, run in enumerate(claimed):
-            if run.task_id not in tasks:
-                tasks[run.task_id] = await self._task_or_none(run.task_id)
             try:
-                if await self._publish(run, tasks[run.task_id]):
+                if await self._publish(run, tasks.get(run.task_id)):
                     published.append(run)
             except SchedulerError:
                 # The queue is down: the runs claimed after this one go back too, rather than
@@ -147,12 +157,6 @@ class SchedulerService:
             return
         command = CancelRun(run_id=run.id, attempt=run.attempt, reason="timed out")
         await self._queue.publish(worker_command_key(run.worker_id), Message(payload=command), priority=3)
-
-    async def _task_or_none(self, task_id: int) -> Task | None:
-        try:
-            return await self._tasks.get(task_id)
-        except NotFound:
-            return None
 
 
 def _scheduled_run(task: Task, fire: datetime, now: datetime) -> TaskRun:

@@ -19,6 +19,7 @@ from scheduler_domain.message import (
 from scheduler_domain.ports import (
     ApiKeyRepository,
     AuditLogRepository,
+    FireRecord,
     LeaseRepository,
     RunTransition,
     TaskRepository,
@@ -66,6 +67,7 @@ __all__ = [
     "AuditQuery",
     "CancelRun",
     "FirePlan",
+    "FireRecord",
     "LeaseRepository",
     "Message",
     "MisfirePolicy",

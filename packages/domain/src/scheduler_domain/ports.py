@@ -39,6 +39,10 @@ class TaskRepository(Protocol):
         """Replace the stored task with the same id; returns what was stored."""
         ...
 
+    async def get_many(self, task_ids: Collection[int]) -> dict[int, Task]:
+        """The tasks with these ids that exist, by id (one round trip)."""
+        ...
+
     async def page(self, query: TaskQuery) -> Page[Task]:
         """One page of tasks matching `query`."""
         ...
@@ -67,6 +71,21 @@ class TaskRepository(Protocol):
         dispatchers racing over the same fire exactly one creates its run; the others get [].
         """
         ...
+
+    async def record_fire_batch(self, plans: Sequence[FireRecord]) -> list[TaskRun]:
+        """`record_fires` for many tasks in one transaction (one round trip per statement kind).
+
+        Each plan succeeds or is skipped on its own, exactly as `record_fires` would decide.
+        """
+        ...
+
+
+class FireRecord(Struct, frozen=True, kw_only=True):
+    """The due fires of one task as read (`task.next_run_at` is the expected stored value)."""
+
+    task: Task
+    runs: Sequence[TaskRun]
+    next_run_at: datetime | None
 
 
 class RunTransition(Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ from scheduler_domain import (
     ApiKey,
     AuditEntry,
     AuditQuery,
+    FireRecord,
     Page,
     RunQuery,
     RunStatus,
@@ -49,6 +50,10 @@ class FakeTaskRepository:
             return self.rows[task_id]
         except KeyError:
             raise NotFound("task", task_id) from None
+
+    async def get_many(self, task_ids: Collection[int]) -> dict[int, Task]:
+        """The tasks that exist among `task_ids`."""
+        return {task_id: self.rows[task_id] for task_id in task_ids if task_id in self.rows}
 
     async def update(self, task: Task) -> Task:
         """Replace the stored task."""
@@ -113,6 +118,17 @@ class FakeTaskRepository:
         last_run_at = runs[-1].scheduled_for if runs else stored.last_run_at
         self.rows[task.id] = msgspec.structs.replace(stored, next_run_at=next_run_at, last_run_at=last_run_at)
         return created
+
+    async def record_fire_batch(self, plans: Sequence[FireRecord]) -> list[TaskRun]:
+        """Each plan as `record_fires` would record it."""
+        return await _record_each(self, plans)
+
+
+async def _record_each(repository: FakeTaskRepository, plans: Sequence[FireRecord]) -> list[TaskRun]:
+    created: list[TaskRun] = []
+    for plan in plans:
+        created += await repository.record_fires(plan.task, plan.runs, plan.next_run_at)
+    return created
 
 
 def _task_matches(task: Task, query: TaskQuery) -> bool:

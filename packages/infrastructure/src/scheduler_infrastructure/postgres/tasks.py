@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
-from scheduler_domain import Page, Task, TaskQuery, TaskRun
+from scheduler_domain import FireRecord, Page, Task, TaskQuery, TaskRun
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.postgres.columns import POSTGRES, aware, insert_statement, update_statement
 from scheduler_infrastructure.postgres.database import PostgresDatabase, Session
@@ -19,6 +20,7 @@ from scheduler_infrastructure.sql import page_of, task_listing
 _INSERT = insert_statement("tasks", COLUMNS) + " RETURNING id"
 _UPDATE = update_statement("tasks", COLUMNS, "id = %(id)s")
 _GET = "SELECT * FROM tasks WHERE id = %(id)s"
+_GET_MANY = "SELECT * FROM tasks WHERE id = ANY(%(ids)s)"
 # The task and, step by step, every task whose dependencies hold one already found; the GIN
 # index `tasks_dependencies` answers each `@>` probe, so a task nobody depends on costs one lookup.
 _DOWNSTREAM = """
@@ -38,11 +40,13 @@ LIMIT %(limit)s
 """
 # Moves only if no other dispatcher has moved it since `task` was read: under READ COMMITTED a
 # racing UPDATE waits for the first one's commit, then finds `next_run_at` changed and does nothing.
-_ADVANCE = """
-UPDATE tasks
-SET next_run_at = %(next_run_at)s,
-    last_run_at = CASE WHEN %(has_fires)s THEN %(last_run_at)s::timestamptz ELSE last_run_at END
-WHERE id = %(id)s AND next_run_at IS NOT DISTINCT FROM %(expected)s::timestamptz
+_ADVANCE_MANY = """
+UPDATE tasks AS t
+SET next_run_at = v.next_run_at,
+    last_run_at = CASE WHEN v.has_fires THEN v.last_run_at ELSE t.last_run_at END
+FROM (VALUES {rows}) AS v(id, expected, next_run_at, has_fires, last_run_at)
+WHERE t.id = v.id AND t.next_run_at IS NOT DISTINCT FROM v.expected
+RETURNING t.id
 """
 
 
@@ -68,6 +72,12 @@ class PostgresTaskRepository:
         if row is None:
             raise NotFound("task", task_id)
         return task_of(row)
+
+    async def get_many(self, task_ids: Collection[int]) -> dict[int, Task]:
+        """The tasks with these ids that exist, in one statement."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_GET_MANY, {"ids": sorted(set(task_ids))})
+        return {task.id: task for task in map(task_of, rows)}
 
     async def update(self, task: Task) -> Task:
         """Replace the stored task; `NotFound` for an unknown id, `Conflict` for a taken name."""
@@ -108,24 +118,32 @@ class PostgresTaskRepository:
     async def record_fires(
         self, task: Task, runs: Sequence[TaskRun], next_run_at: datetime | None
     ) -> list[TaskRun]:
-        """Create the runs of `task`'s due fires and advance it, if no one else did first.
+        """Create the runs of `task`'s due fires and advance it, if no one else did first."""
+        return await self.record_fire_batch([FireRecord(task=task, runs=runs, next_run_at=next_run_at)])
 
-        Two statements in one transaction: the conditional UPDATE decides which dispatcher
-        owns the fires, then one INSERT stores all their runs. A fire that already has its run
-        (clock skew, an edit that rewound the task) is skipped by the unique index on the fire.
+    async def record_fire_batch(self, plans: Sequence[FireRecord]) -> list[TaskRun]:
+        """Every plan in one transaction of two statements, however many tasks it holds.
+
+        One conditional UPDATE ... FROM (VALUES ...) decides which tasks this dispatcher owns
+        (those whose `next_run_at` is still the one it read), then one INSERT stores the runs of
+        exactly those. A fire that already has its run is skipped by the unique index on fires.
         """
-        advance = {
-            "id": task.id,
-            "expected": aware(task.next_run_at),
-            "next_run_at": aware(next_run_at),
-            "has_fires": bool(runs),
-            "last_run_at": aware(runs[-1].scheduled_for) if runs else None,
-        }
+        if not plans:
+            return []
+        values: list[Any] = []
+        for plan in plans:
+            runs = plan.runs
+            last = aware(runs[-1].scheduled_for) if runs else None
+            values += [plan.task.id, aware(plan.task.next_run_at), aware(plan.next_run_at), bool(runs), last]
+        rows_sql = ", ".join(
+            ["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::boolean, %s::timestamptz)"] * len(plans)
+        )
 
         async def fire(session: Session) -> list[TaskRun]:
-            if not await session.execute(_ADVANCE, advance):
-                return []
-            return await insert_runs(session, runs)
+            advanced = await session.fetch_all(_ADVANCE_MANY.format(rows=rows_sql), values)
+            owned = {row["id"] for row in advanced}
+            runs = [run for plan in plans if plan.task.id in owned for run in plan.runs]
+            return await insert_runs(session, runs) if runs else []
 
         return await self._db.run(fire)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from scheduler_domain import Page, Task, TaskQuery, TaskRun, TaskStatus
+from scheduler_domain import FireRecord, Page, Task, TaskQuery, TaskRun, TaskStatus
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.sql import page_of, task_listing
 from scheduler_infrastructure.sqlite.columns import SQLITE, insert_statement, to_micros, update_statement
@@ -18,6 +18,7 @@ from scheduler_infrastructure.sqlite.task_rows import COLUMNS, dependencies_of, 
 _INSERT = insert_statement("tasks", COLUMNS)
 _UPDATE = update_statement("tasks", COLUMNS, "id = :id")
 _GET = "SELECT * FROM tasks WHERE id = ?"
+_GET_MANY = "SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))"
 _EXISTS = "SELECT 1 FROM tasks WHERE id = ?"
 # The task and, step by step, every task whose dependencies name one already found.
 _DOWNSTREAM = """
@@ -67,6 +68,12 @@ class SqliteTaskRepository:
             raise NotFound("task", task_id)
         return task_of(row)
 
+    async def get_many(self, task_ids: Collection[int]) -> dict[int, Task]:
+        """The tasks with these ids that exist, in one query."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_GET_MANY, (msgspec.json.encode(sorted(set(task_ids))),))
+        return {task.id: task for task in map(task_of, rows)}
+
     async def update(self, task: Task) -> Task:
         """Replace the stored task; `NotFound` for an unknown id, `Conflict` for a taken name."""
         async with self._db.transaction() as session:
@@ -110,22 +117,34 @@ class SqliteTaskRepository:
 
         A fire that already has its run (another dispatcher, clock skew) is not run twice.
         """
-        advance = {
-            "id": task.id,
-            "expected": to_micros(task.next_run_at),
-            "next_run_at": to_micros(next_run_at),
-            "has_fires": bool(runs),
-            "last_run_at": to_micros(runs[-1].scheduled_for) if runs else None,
-        }
+        return await self.record_fire_batch([FireRecord(task=task, runs=runs, next_run_at=next_run_at)])
+
+    async def record_fire_batch(self, plans: Sequence[FireRecord]) -> list[TaskRun]:
+        """Every plan in one transaction, each advanced only if no one else did first."""
         async with self._db.transaction() as session:
-            if not await session.execute(_ADVANCE, advance):
-                return []
             created: list[TaskRun] = []
-            for run in runs:
-                stored, is_new = await insert_run(session, run)
-                if is_new:
-                    created.append(stored)
+            for plan in plans:
+                created += await _record(session, plan)
             return created
+
+
+async def _record(session: Session, plan: FireRecord) -> list[TaskRun]:
+    runs = plan.runs
+    advance = {
+        "id": plan.task.id,
+        "expected": to_micros(plan.task.next_run_at),
+        "next_run_at": to_micros(plan.next_run_at),
+        "has_fires": bool(runs),
+        "last_run_at": to_micros(runs[-1].scheduled_for) if runs else None,
+    }
+    if not await session.execute(_ADVANCE, advance):
+        return []
+    created: list[TaskRun] = []
+    for run in runs:
+        stored, is_new = await insert_run(session, run)
+        if is_new:
+            created.append(stored)
+    return created
 
 
 async def _check_name(session: Session, task: Task) -> None:
