@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +88,25 @@ def test_an_api_key_made_by_the_cli_works_on_the_api(database_url: str, tmp_path
             assert client.post("/api/v1/tasks", json={"name": "x", "command": "true"}).status_code == 403
     finally:
         assert api_process.stop() == 0, api_process.logs()
+
+
+def test_two_concurrent_migrate_commands_are_safe(database_url: str, tmp_path: Path) -> None:
+    env = cluster_env(database_url, "redis", f"e2e-{secrets.token_hex(4)}.")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    command = [sys.executable, "-m", "scheduler_app", "migrate"]
+    both = [
+        subprocess.Popen(
+            command,
+            env={**clean, **env},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [process.communicate(timeout=60) for process in both]
+
+    assert [process.returncode for process in both] == [0, 0], results
+    assert results[0][0] == results[1][0]
+    assert "schema version" in results[0][0]
