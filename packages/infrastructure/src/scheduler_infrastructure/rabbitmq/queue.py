@@ -356,8 +356,10 @@ class _Deliveries:
             )
         try:
             await asyncio.shield(self._subscribing)
-        except (asyncio.CancelledError, Unavailable):
-            if queue.closed and self._subscribing.done():  # the close cut the subscription short
+        except (asyncio.CancelledError, Exception):
+            # A close that cuts the subscription short can surface as anything the driver raises
+            # for its aborted RPCs (aiormq wraps the cancellation in a bare `Exception`).
+            if queue.closed and self._subscribing.done():
                 raise StopAsyncIteration from None
             raise
         while (incoming := await consumer.inbox.get()) is not None:
