@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -56,11 +57,18 @@ def a_fire(task: Task) -> TaskRun:
     return a_run(task_id=task.id, trigger=Trigger.SCHEDULE, scheduled_for=task.next_run_at, created_at=T0)
 
 
-async def fire_until_nothing_is_due(db: PostgresDatabase, start: asyncio.Barrier) -> list[TaskRun]:
+async def fire_until_nothing_is_due(db: PostgresDatabase, start: asyncio.Barrier, seed: int) -> list[TaskRun]:
+    """Fire what is due until nothing is, taking each batch in an order of this claimer's own.
+
+    In the same order, claimers run in lockstep and the first to start wins every race; in
+    different orders each wins some, as dispatchers that read at different moments would.
+    """
     tasks = PostgresTaskRepository(db=db)
+    order = random.Random(seed)
     created: list[TaskRun] = []
     await start.wait()
-    while due := await tasks.due(T0, limit=25):
+    while due := list(await tasks.due(T0, limit=25)):
+        order.shuffle(due)
         for task in due:
             created += await tasks.record_fires(task, [a_fire(task)], NEXT)
     return created
@@ -87,7 +95,9 @@ async def test_racing_dispatchers_give_every_due_fire_exactly_one_run(schema: st
         ]
         start = asyncio.Barrier(CLAIMERS)
         async with claimers(schema) as dbs:
-            results = await asyncio.gather(*(fire_until_nothing_is_due(db, start) for db in dbs))
+            results = await asyncio.gather(
+                *(fire_until_nothing_is_due(db, start, seed) for seed, db in enumerate(dbs))
+            )
 
         created = [run for result in results for run in result]
         stored = (await PostgresTaskRunRepository(db=setup).page(RunQuery(limit=500))).items
