@@ -148,3 +148,18 @@ async def test_claiming_skips_waiting_runs_until_they_are_released(stores: Store
 
     assert [run.id for run in first] == [ready.id]
     assert [(run.id, run.waiting, run.status) for run in second] == [(waiting.id, False, RunStatus.QUEUED)]
+
+
+async def test_stale_waiting_lists_waiting_runs_last_changed_before_a_moment(stores: Stores) -> None:
+    tasks = await a_diamond(stores)
+    root = await stores.runs.add(TaskRun(task_id=tasks["a"].id))
+    old = await stores.runs.add(dependency_run(tasks["b"], root.id))
+    recent = await stores.runs.add(
+        msgspec.structs.replace(dependency_run(tasks["c"], root.id), updated_at=T0 + timedelta(minutes=5))
+    )
+    await stores.runs.add(dependency_run(tasks["d"], root.id, waiting=False))
+
+    assert [run.id for run in await stores.runs.stale_waiting(T0 + timedelta(minutes=1), 10)] == [old.id]
+    later = await stores.runs.stale_waiting(T0 + timedelta(minutes=10), 10)
+    assert [run.id for run in later] == [old.id, recent.id]
+    assert [run.id for run in await stores.runs.stale_waiting(T0 + timedelta(minutes=10), 1)] == [old.id]

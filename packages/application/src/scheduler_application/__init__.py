@@ -7,7 +7,7 @@ from scheduler_application.access import AccessControl, IssuedKey
 from scheduler_application.audit import AuditTrail
 from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.leadership import DISPATCHER_LEASE, Leadership
-from scheduler_application.recovery import WorkerRecovery
+from scheduler_application.recovery import WaveRecovery, WorkerRecovery
 from scheduler_application.reports import ReportResult, StatusReport, StatusReports
 from scheduler_application.runs import RunControl, RunLifecycle
 from scheduler_application.scheduling import SchedulerService, SchedulingPolicy
@@ -30,6 +30,7 @@ __all__ = [
     "StatusReport",
     "StatusReports",
     "TaskControl",
+    "WaveRecovery",
     "WorkerRecovery",
     "WorkerRegistry",
 ]

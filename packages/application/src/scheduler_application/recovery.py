@@ -1,9 +1,10 @@
-"""Recovering from lost workers: the sweep the leading dispatcher runs besides timeouts and requeues."""
+"""Recovery sweeps the leading dispatcher runs besides timeouts and requeues: lost workers, lost releases."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.runs import RunLifecycle
 from scheduler_domain import (
     MAX_LIMIT,
@@ -61,3 +62,36 @@ class WorkerRecovery:
             # Ended runs leave the listing, so the next page is the first again; stop when none moved.
             if page.next_cursor is None or not stored:
                 return ended
+
+
+class WaveRecovery:
+    """Settles dependency waves whose release was lost.
+
+    A run's end and the release of the runs below it are separate writes: a process that dies
+    between them leaves a downstream run waiting although its upstream runs have ended. This
+    sweep finds runs waiting longer than `stale_after` and settles their waves again (settling
+    is idempotent, so a wave that was only slow changes nothing).
+    """
+
+    def __init__(
+        self,
+        *,
+        runs: TaskRunRepository,
+        dependencies: DependencyRelease,
+        clock: Clock,
+        stale_after: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._runs = runs
+        self._dependencies = dependencies
+        self._clock = clock
+        self._stale_after = stale_after
+
+    async def settle_stale_waves(self, limit: int = 100) -> list[TaskRun]:
+        """Settle the waves of runs left waiting; returns the runs created, released or skipped."""
+        stale = await self._runs.stale_waiting(self._clock.now() - self._stale_after, limit)
+        changed: list[TaskRun] = []
+        for wave_id in sorted({run.wave for run in stale}):
+            for run in await self._runs.wave_runs(wave_id):
+                if run.status.is_final:
+                    changed += await self._dependencies.run_ended(run)
+        return changed

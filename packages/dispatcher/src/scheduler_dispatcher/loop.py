@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from scheduler_application import Leadership, SchedulerService, WorkerRecovery
+from scheduler_application import Leadership, SchedulerService, WaveRecovery, WorkerRecovery
 from scheduler_errors import SchedulerError
 from scheduler_foundation import DispatchWakeupListener
 
@@ -35,8 +35,10 @@ class Dispatcher:
         sweep_interval: float = 5.0,
         leadership: Leadership | None = None,
         recovery: WorkerRecovery | None = None,
+        waves: WaveRecovery | None = None,
     ) -> None:
         self._scheduler = scheduler
+        self._waves = waves
         self._leadership = leadership
         self._recovery = recovery
         self._wakeup = wakeup
@@ -103,6 +105,9 @@ class Dispatcher:
         timed_out = await self._scheduler.end_overdue_runs()
         requeued = await self._scheduler.requeue_stale()
         lost = await self._recovery.recover_lost_workers() if self._recovery else []
+        settled = await self._waves.settle_stale_waves() if self._waves else []
+        if settled:
+            logger.warning("dependency waves settled after a lost release", extra={"runs": len(settled)})
         for run in timed_out:
             logger.warning("run timed out without a report", extra={"run_id": run.id, "attempt": run.attempt})
         for run in requeued:

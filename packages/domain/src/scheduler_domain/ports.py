@@ -144,6 +144,10 @@ class TaskRunRepository(Protocol):
         """Every run of the dependency wave `wave_id`: its root run and the runs carrying it, by id."""
         ...
 
+    async def stale_waiting(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Waiting runs last changed before `before` (their release may have been lost), by id."""
+        ...
+
     async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
         """Store each of `runs` (a waiting run released or skipped) if it is still waiting.
 

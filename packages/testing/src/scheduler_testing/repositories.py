@@ -211,6 +211,13 @@ class FakeTaskRunRepository:
         """The wave's root run and the runs carrying its id, by id."""
         return [run for _, run in sorted(self.rows.items()) if run.wave == wave_id]
 
+    async def stale_waiting(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Waiting runs last changed before `before`."""
+        stale = [
+            r for r in self.rows.values() if r.waiting and r.updated_at is not None and r.updated_at < before
+        ]
+        return sorted(stale, key=lambda r: r.id)[:limit]
+
     async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
         """Store each run whose stored one is still waiting."""
         settled = [run for run in runs if (stored := self.rows.get(run.id)) is not None and stored.waiting]

@@ -28,6 +28,7 @@ from scheduler_application import (
     SchedulingPolicy,
     StatusReports,
     TaskControl,
+    WaveRecovery,
     WorkerRecovery,
     WorkerRegistry,
 )
@@ -138,6 +139,9 @@ class UseCases(containers.DeclarativeContainer):
         timeout_grace=core.config.provided.dispatcher.timeout_grace_seconds,
         requeue_after=core.config.provided.dispatcher.requeue_after_seconds,
     )
+    wave_recovery = providers.Singleton(
+        WaveRecovery, runs=storage.runs, dependencies=dependency_release, clock=core.clock
+    )
     recovery = providers.Singleton(
         WorkerRecovery,
         workers=storage.workers,
@@ -204,6 +208,7 @@ class Roles(containers.DeclarativeContainer):
         sweep_interval=core.config.provided.dispatcher.sweep_interval_seconds,
         leadership=leadership,
         recovery=use_cases.recovery,
+        waves=use_cases.wave_recovery,
     )
     status_applier = providers.Singleton(
         StatusApplier, queue=messaging.queue, reports=use_cases.status_reports, routing_keys=(STATUS_RUNS,)

@@ -28,6 +28,9 @@ _UPDATE_IF = update_statement(
 )
 _GET = "SELECT * FROM task_runs WHERE id = %(id)s"
 _GET_MANY = "SELECT * FROM task_runs WHERE id = ANY(%(ids)s)"
+_STALE_WAITING = (
+    "SELECT * FROM task_runs WHERE waiting AND updated_at < %(before)s ORDER BY id LIMIT %(limit)s"
+)
 _UPDATE_IF_RETURNING = _UPDATE_IF + " RETURNING id"
 _SAME_KEY = "SELECT * FROM task_runs WHERE task_id = %(task_id)s AND idempotency_key = %(key)s"
 _SAME_FIRE = """
@@ -158,6 +161,12 @@ class PostgresTaskRunRepository:
         """The wave's root run and every run carrying its id, by id."""
         async with self._db.session() as session:
             rows = await session.fetch_all(_WAVE, {"wave": wave_id})
+        return [run_of(row) for row in rows]
+
+    async def stale_waiting(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Waiting runs last changed before `before`, by id."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_STALE_WAITING, {"before": aware(before), "limit": limit})
         return [run_of(row) for row in rows]
 
     async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:

@@ -26,6 +26,7 @@ _UPDATE_IF = update_statement("task_runs", COLUMNS, "id = :id AND status = :expe
 _GET = "SELECT * FROM task_runs WHERE id = ?"
 # The ids travel as one JSON array, so no batch is too large for SQLite's parameter limit.
 _GET_MANY = "SELECT * FROM task_runs WHERE id IN (SELECT value FROM json_each(?))"
+_STALE_WAITING = "SELECT * FROM task_runs WHERE waiting = 1 AND updated_at < ? ORDER BY id LIMIT ?"
 _TASK_EXISTS = "SELECT 1 FROM tasks WHERE id = ?"
 _SAME_KEY = "SELECT * FROM task_runs WHERE task_id = ? AND idempotency_key = ?"
 _SAME_FIRE = "SELECT * FROM task_runs WHERE task_id = ? AND scheduled_for = ? AND trigger = 'schedule'"
@@ -122,6 +123,12 @@ class SqliteTaskRunRepository:
         """The wave's root run and every run carrying its id, by id."""
         async with self._db.reading() as session:
             rows = await session.fetch_all(_WAVE, {"wave": wave_id})
+        return [run_of(row) for row in rows]
+
+    async def stale_waiting(self, before: datetime, limit: int) -> list[TaskRun]:
+        """Waiting runs last changed before `before`, by id."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_STALE_WAITING, (to_micros(before), limit))
         return [run_of(row) for row in rows]
 
     async def settle_waiting(self, runs: Sequence[TaskRun]) -> list[TaskRun]:
