@@ -7,34 +7,9 @@ from typing import Any
 from scheduler_domain import Priority, RunStatus, TaskRun, TaskType, Trigger
 from scheduler_infrastructure.postgres.columns import aware, from_json_or_none, jsonb_or_none
 from scheduler_infrastructure.postgres.database import Row
+from scheduler_infrastructure.sql.tables import RUN_COLUMNS
 
-#: Every column but `id`, in the order of the INSERT.
-COLUMNS = (
-    "task_id",
-    "attempt",
-    "status",
-    "trigger",
-    "task_type",
-    "priority",
-    "priority_rank",
-    "timeout_seconds",
-    "arguments",
-    "idempotency_key",
-    "worker_id",
-    "scheduled_for",
-    "queued_at",
-    "started_at",
-    "completed_at",
-    "cancel_requested_at",
-    "result",
-    "error_message",
-    "exit_code",
-    "retry_count",
-    "created_at",
-    "updated_at",
-    "wave_id",
-    "waiting",
-)
+COLUMNS = RUN_COLUMNS
 
 
 def params_of(run: TaskRun) -> dict[str, Any]:

@@ -7,32 +7,9 @@ from typing import Any
 from scheduler_domain import MisfirePolicy, Priority, Task, TaskStatus, TaskType
 from scheduler_infrastructure.postgres.columns import aware, from_json, jsonb
 from scheduler_infrastructure.postgres.database import Row
+from scheduler_infrastructure.sql.tables import TASK_COLUMNS
 
-#: Every column but `id`, in the order of the INSERT.
-COLUMNS = (
-    "name",
-    "name_folded",
-    "command",
-    "task_type",
-    "executor",
-    "description",
-    "arguments",
-    "schedule",
-    "timezone",
-    "misfire_policy",
-    "priority",
-    "status",
-    "max_retries",
-    "retry_backoff_seconds",
-    "timeout_seconds",
-    "dependencies",
-    "tags",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "last_run_at",
-    "next_run_at",
-)
+COLUMNS = TASK_COLUMNS
 
 
 def params_of(task: Task) -> dict[str, Any]:

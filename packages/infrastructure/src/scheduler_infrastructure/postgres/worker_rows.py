@@ -7,21 +7,9 @@ from typing import Any
 from scheduler_domain import TaskType, WorkerInfo, WorkerStatus
 from scheduler_infrastructure.postgres.columns import aware, from_json, jsonb
 from scheduler_infrastructure.postgres.database import Row
+from scheduler_infrastructure.sql.tables import WORKER_COLUMNS
 
-#: Every column, `id` first.
-COLUMNS = (
-    "id",
-    "hostname",
-    "ip_address",
-    "port",
-    "task_types",
-    "max_concurrent_tasks",
-    "current_task_count",
-    "status",
-    "last_heartbeat",
-    "registered_at",
-    "metadata",
-)
+COLUMNS = WORKER_COLUMNS
 
 
 def params_of(worker: WorkerInfo) -> dict[str, Any]:

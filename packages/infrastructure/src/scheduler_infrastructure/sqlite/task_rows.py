@@ -5,34 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler_domain import MisfirePolicy, Priority, Task, TaskStatus, TaskType
+from scheduler_infrastructure.sql.tables import TASK_COLUMNS
 from scheduler_infrastructure.sqlite.columns import from_json, from_micros, to_json, to_micros
 from scheduler_infrastructure.sqlite.database import Row
 
-#: Every column but `id`, in the order of the INSERT.
-COLUMNS = (
-    "name",
-    "name_folded",
-    "command",
-    "task_type",
-    "executor",
-    "description",
-    "arguments",
-    "schedule",
-    "timezone",
-    "misfire_policy",
-    "priority",
-    "status",
-    "max_retries",
-    "retry_backoff_seconds",
-    "timeout_seconds",
-    "dependencies",
-    "tags",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "last_run_at",
-    "next_run_at",
-)
+COLUMNS = TASK_COLUMNS
 
 
 def params_of(task: Task) -> dict[str, Any]:

@@ -5,23 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler_domain import TaskType, WorkerInfo, WorkerStatus
+from scheduler_infrastructure.sql.tables import WORKER_COLUMNS
 from scheduler_infrastructure.sqlite.columns import from_json, from_micros, to_json, to_micros
 from scheduler_infrastructure.sqlite.database import Row
 
-#: Every column, `id` first.
-COLUMNS = (
-    "id",
-    "hostname",
-    "ip_address",
-    "port",
-    "task_types",
-    "max_concurrent_tasks",
-    "current_task_count",
-    "status",
-    "last_heartbeat",
-    "registered_at",
-    "metadata",
-)
+COLUMNS = WORKER_COLUMNS
 
 
 def params_of(worker: WorkerInfo) -> dict[str, Any]:
