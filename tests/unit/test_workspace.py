@@ -13,7 +13,10 @@ import pytest
 ROOT = Path(__file__).parents[2]
 MEMBERS = sorted([*ROOT.glob("packages/*/pyproject.toml"), ROOT / "apps/scheduler/pyproject.toml"])
 #: Distributions that are needed at run time without being imported by name.
-DATA_ONLY = {"tzdata"}  # zoneinfo reads its zone files when the OS has none
+DATA_ONLY = {
+    "tzdata",  # zoneinfo reads its zone files when the OS has none
+    "httptools",  # uvicorn's HTTP parser, chosen by name in its settings
+}
 
 
 def declared(pyproject: Path) -> set[str]:

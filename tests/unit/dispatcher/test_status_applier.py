@@ -19,6 +19,7 @@ from scheduler_domain import (
     Message,
     RunFinished,
     RunOutcome,
+    RunReports,
     RunStarted,
     RunStatus,
     TaskRun,
@@ -148,6 +149,18 @@ async def test_reports_waiting_on_the_queue_are_applied_as_one_batch_and_acked(w
     await eventually(lambda: all(world.queue.settled(m) == ["ack"] for m in messages))
 
     assert (world.applier.batches, world.applier.reports, world.runs.reads) == (1, 20, 1)
+
+
+async def test_a_message_carrying_several_reports_is_applied_in_order_and_acked_once(world: World) -> None:
+    runs = await world.queued_runs(3)
+    carried = [report for run in runs for report in (started(run), finished(run))]
+    message = await world.report(RunReports(reports=carried))
+
+    world.start()
+    await eventually(lambda: world.queue.settled(message) == ["ack"])
+
+    assert [world.status(run) for run in runs] == [RunStatus.SUCCEEDED] * 3
+    assert world.applier.reports == 6
 
 
 async def test_a_batch_holds_at_most_max_batch_reports() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 
@@ -10,6 +12,7 @@ from scheduler_domain import (
     Message,
     RunFinished,
     RunOutcome,
+    RunReports,
     RunStarted,
     RunStatus,
     encode_message,
@@ -63,6 +66,41 @@ async def test_finish_publishes_run_finished_with_the_outcome() -> None:
     assert [m.payload for m in queue.messages(STATUS_RUNS)] == [
         RunFinished(run_id=7, attempt=2, worker_id="w-1", outcome=OUTCOME, at=clock.now())
     ]
+
+
+class GatedQueue(FakeMessageQueue):
+    """The fake queue, holding each publish until `gate` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def publish(self, routing_key: str, message: Message, *, priority: int = 0) -> None:
+        await self.gate.wait()
+        await super().publish(routing_key, message, priority=priority)
+
+
+async def test_reports_made_while_one_is_published_go_out_together_in_one_message() -> None:
+    queue, clock = GatedQueue(), FakeClock()
+    reporter = QueueRunReporter(queue=queue, clock=clock)
+    first = asyncio.create_task(reporter.start(1, 1, "w-1"))
+    await asyncio.sleep(0)  # its publish is in flight, held at the gate
+    others = [
+        asyncio.create_task(reporter.finish(1, 1, "w-1", OUTCOME)),
+        asyncio.create_task(reporter.start(2, 1, "w-1")),
+    ]
+    await asyncio.sleep(0)
+    queue.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *others), timeout=1)
+
+    lone, together = (m.payload for m in queue.messages(STATUS_RUNS))
+    assert lone == RunStarted(run_id=1, attempt=1, worker_id="w-1", at=clock.now())
+    assert together == RunReports(
+        reports=[
+            RunFinished(run_id=1, attempt=1, worker_id="w-1", outcome=OUTCOME, at=clock.now()),
+            RunStarted(run_id=2, attempt=1, worker_id="w-1", at=clock.now()),
+        ]
+    )
 
 
 async def test_a_broker_that_does_not_take_the_report_is_unavailable() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from scheduler_app.containers import default_worker_id
+from scheduler_app.event_loop import run_async
 from scheduler_config import AppConfig, load_config
 from scheduler_errors import SchedulerError
 
@@ -66,7 +66,7 @@ def standalone(ctx: click.Context, host: str | None, port: int | None, data_dir:
             "standalone runs on SQLite and the in-process queue; unset SCHEDULER_DATABASE__URL and "
             "SCHEDULER_QUEUE__URL, or run the roles separately"
         )
-    asyncio.run(run_standalone(config, out=sys.stdout))
+    run_async(run_standalone(config, out=sys.stdout))
 
 
 def _worker_id_override() -> str | None:
@@ -84,7 +84,7 @@ def _run_role(role: str, config: AppConfig) -> None:
         )
     from scheduler_app.cluster import run_role
 
-    asyncio.run(run_role(role, config))
+    run_async(run_role(role, config))
 
 
 @cli.command()
@@ -139,7 +139,7 @@ def worker(
         )
     from scheduler_app.worker_process import run_worker
 
-    asyncio.run(run_worker(config))
+    run_async(run_worker(config))
 
 
 @cli.command()
@@ -150,7 +150,7 @@ def migrate(ctx: click.Context, data_dir: Path | None) -> None:
     from scheduler_app.admin import migrate_database
 
     config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
-    version = asyncio.run(migrate_database(config))
+    version = run_async(migrate_database(config))
     click.echo(f"database at schema version {version}")
 
 
@@ -169,7 +169,7 @@ def apikey_create(ctx: click.Context, name: str, role: str, data_dir: Path | Non
     from scheduler_app.admin import create_api_key
 
     config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
-    click.echo(asyncio.run(create_api_key(config, name=name, role=role)))
+    click.echo(run_async(create_api_key(config, name=name, role=role)))
 
 
 @cli.group("config")

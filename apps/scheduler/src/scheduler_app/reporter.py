@@ -9,6 +9,8 @@ from scheduler_domain import RunOutcome
 class InProcessRunReporter:
     """Reports straight to the run-lifecycle use case (standalone mode)."""
 
+    confirms_start = True
+
     def __init__(self, *, lifecycle: RunLifecycle) -> None:
         self._lifecycle = lifecycle
 

@@ -31,6 +31,7 @@ class ApiServer:
             log_config=None,
             access_log=False,
             lifespan="on",
+            http="httptools",
             timeout_graceful_shutdown=5,
         )
         self._server = _EmbeddedServer(config)
@@ -39,7 +40,10 @@ class ApiServer:
 
     async def run(self) -> None:
         """Serve until `stop()`; raises `OSError` when the port cannot be bound."""
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that name it, and
+        # without it a response written in two parts waits out the client's delayed ACK (40 ms).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 
 from scheduler_application import StatusReport, StatusReports
+from scheduler_domain import RunFinished, RunReports, RunStarted
 from scheduler_errors import InvalidInput, Unavailable
 from scheduler_foundation import Delivery, MessageQueue
 
@@ -128,13 +129,13 @@ class StatusApplier:
         reports: list[StatusReport] = []
         carriers: list[Delivery] = []
         for delivery in batch:
-            payload = delivery.message.payload
-            if isinstance(payload, StatusReport):
-                reports.append(payload)
-                carriers.append(delivery)
-            else:
+            carried = _reports_in(delivery)
+            if carried is None:
                 await _drop(delivery, f"expected a status report, got {delivery.message.message_type}")
-        if not reports:
+                continue
+            reports += carried
+            carriers.append(delivery)
+        if not carriers:
             return
         try:
             await self._reports.apply_reports(reports)
@@ -142,19 +143,22 @@ class StatusApplier:
             await self._requeue_after_failure(carriers, exc)
             return
         except Exception:
-            logger.exception("applying %d status reports failed; applying them one by one", len(reports))
-            await self._apply_one_by_one(reports, carriers)
+            logger.exception(
+                "applying %d status reports failed; applying them message by message", len(reports)
+            )
+            await self._apply_one_by_one(carriers)
             return
         self._failures = 0
         self.batches += 1
         self.reports += len(reports)
         await _ack_all(carriers)
 
-    async def _apply_one_by_one(self, reports: list[StatusReport], carriers: list[Delivery]) -> None:
-        """Isolate the report that breaks a batch: the others are applied, it alone is dropped."""
-        for index, (report, delivery) in enumerate(zip(reports, carriers, strict=True)):
+    async def _apply_one_by_one(self, carriers: list[Delivery]) -> None:
+        """Isolate the message that breaks a batch: the others are applied, it alone is dropped."""
+        for index, delivery in enumerate(carriers):
+            reports = _reports_in(delivery) or []
             try:
-                await self._reports.apply_reports([report])
+                await self._reports.apply_reports(reports)
             except Unavailable as exc:
                 await self._requeue_after_failure(carriers[index:], exc)
                 return
@@ -162,7 +166,7 @@ class StatusApplier:
                 logger.exception("cannot apply a status report", extra=_fields(delivery))
                 await _drop(delivery, f"it cannot be applied ({exc})")
                 continue
-            self.reports += 1
+            self.reports += len(reports)
             await _settle(delivery.ack(), delivery)
         self.batches += 1
 
@@ -207,6 +211,16 @@ def _check(
         raise InvalidInput.for_field("linger_seconds", "must not be negative")
     if backoff <= 0:
         raise InvalidInput.for_field("error_backoff_seconds", "must be positive")
+
+
+def _reports_in(delivery: Delivery) -> list[StatusReport] | None:
+    """The status reports a message carries, in order; None for a message that is not one."""
+    payload = delivery.message.payload
+    if isinstance(payload, RunReports):
+        return list(payload.reports)
+    if isinstance(payload, RunStarted | RunFinished):
+        return [payload]
+    return None
 
 
 def _fields(delivery: Delivery) -> dict[str, str]:

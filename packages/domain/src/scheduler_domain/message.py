@@ -66,7 +66,17 @@ class RunFinished(Struct, frozen=True, kw_only=True, tag="status.finished"):
     at: datetime
 
 
-Payload = RunDispatch | CancelRun | RunStarted | RunFinished
+class RunReports(Struct, frozen=True, kw_only=True, tag="status.reports"):
+    """Several status reports of one worker in one message: what it had to say at one moment.
+
+    A worker under load sends its reports together rather than one message each; they are
+    applied in their order, as if they had come one by one.
+    """
+
+    reports: list[RunStarted | RunFinished]
+
+
+Payload = RunDispatch | CancelRun | RunStarted | RunFinished | RunReports
 
 
 class Message(Struct, frozen=True, kw_only=True):

@@ -1,6 +1,7 @@
 """Ports the outer layers meet on: executors, the message queue, the clock, signals, lifecycle."""
 
 from scheduler_foundation.clock import Clock, SystemClock
+from scheduler_foundation.coalescing import Coalescer
 from scheduler_foundation.executor import ExecutorRegistry, TaskExecutor
 from scheduler_foundation.lifecycle import Service
 from scheduler_foundation.presence import WorkerPresence
@@ -9,6 +10,7 @@ from scheduler_foundation.signals import DispatchWakeup, DispatchWakeupListener,
 
 __all__ = [
     "Clock",
+    "Coalescer",
     "Delivery",
     "DispatchWakeup",
     "DispatchWakeupListener",

@@ -18,6 +18,11 @@ class DispatchWakeup(Protocol):
 class RunReporter(Protocol):
     """How a worker tells the scheduler what happened to a run it took."""
 
+    confirms_start: bool
+    """True when `start`'s answer decides whether the run may go, so the worker waits for it;
+    False when `start` only informs and always says go (a run that must not run is then stopped
+    by a `CancelRun`), so the worker starts the run while the report travels."""
+
     async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
         """Claim the run for execution; False when it must not run (cancelled, superseded)."""
         ...

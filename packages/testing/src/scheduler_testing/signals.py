@@ -35,6 +35,8 @@ class FakeWakeup:
 class FakeRunReporter:
     """Records what a worker reported; `refuse` lists run ids whose start is refused."""
 
+    confirms_start = True
+
     def __init__(self) -> None:
         self.started: list[tuple[int, int, str]] = []
         self.finished: list[tuple[int, int, str, RunOutcome]] = []

@@ -1,7 +1,7 @@
 """The side of the Python executor that runs in a pool process: calls functions, one at a time.
 
-Everything here runs in the child, started with the `spawn` method; the messages are plain
-dataclasses of built-in values, pickled over a pipe.
+Everything here runs in the child, forked by multiprocessing's fork server; the messages are
+plain dataclasses of built-in values, pickled over a pipe.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Limits:
 
 
 def serve(
-    connection: Connection, parent_pid: int, environment: dict[str, str] | None, limits: Limits
+    connection: Connection, worker_pid: int, environment: dict[str, str] | None, limits: Limits
 ) -> None:
     """The pool process's main loop: answer each `Call` until the worker closes the pipe."""
     # A session of its own: stopping this process can stop whatever the function started, and
@@ -94,7 +94,7 @@ def serve(
     if environment is not None:
         os.environ.clear()
         os.environ.update(environment)
-    _exit_when_orphaned(parent_pid)
+    _exit_when_orphaned(worker_pid)
     connection.send(READY)
     while True:
         try:
@@ -227,11 +227,26 @@ def _safe_repr(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
-def _exit_when_orphaned(parent_pid: int) -> None:
-    """Stop this process and its session when the worker disappears (even by SIGKILL)."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user: not the worker, which is gone
+        return False
+    return True
+
+
+def _exit_when_orphaned(worker_pid: int) -> None:
+    """Stop this process and its session when the worker disappears (even by SIGKILL).
+
+    The fork server that is this process's parent exits as soon as the worker does (its end of
+    a pipe closes even before the worker is reaped), so a new parent means the worker is gone.
+    """
+    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while os.getppid() == parent and _alive(worker_pid):
             time.sleep(_ORPHAN_CHECK_SECONDS)
         os.killpg(os.getpgid(0), signal.SIGKILL)
 

@@ -14,7 +14,7 @@ import os
 import signal
 from collections.abc import Awaitable
 from multiprocessing.connection import Connection
-from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
 from scheduler_worker._process_group import terminate_group
@@ -38,7 +38,7 @@ class ProcessDied(Exception):
         if started:
             message = f"the Python process ended without answering ({_ending(exitcode)})"
         else:
-            # Typically the worker's main module, re-imported by `spawn`, failed: see its stderr.
+            # Typically the fork server could not import the module it serves: see the stderr.
             message = f"the Python process failed to start ({_ending(exitcode)}); see the worker's log"
         super().__init__(message)
         self.exitcode = exitcode
@@ -47,7 +47,7 @@ class ProcessDied(Exception):
 class PoolProcess:
     """One process of the pool and the pipe to it."""
 
-    def __init__(self, process: SpawnProcess, connection: Connection) -> None:
+    def __init__(self, process: ForkServerProcess, connection: Connection) -> None:
         self._process = process
         self._connection = connection
         assert process.pid is not None  # started
@@ -58,7 +58,9 @@ class PoolProcess:
         self._watch: tuple[asyncio.AbstractEventLoop, int, asyncio.Future[None]] | None = None
 
     @classmethod
-    def start(cls, context: SpawnContext, environment: dict[str, str] | None, limits: Limits) -> PoolProcess:
+    def start(
+        cls, context: ForkServerContext, environment: dict[str, str] | None, limits: Limits
+    ) -> PoolProcess:
         """Start a process, already waiting for its first call when this returns."""
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(
@@ -177,7 +179,7 @@ class ProcessPool:
         self._kill_grace = kill_grace_seconds
         self._environment = environment
         self._limits = limits
-        self._context = multiprocessing.get_context("spawn")
+        self._context = _fork_server()
         self._processes: set[PoolProcess] = set()
         # None is the closing sentinel: each waiter that takes it passes it on.
         self._idle: asyncio.Queue[PoolProcess | None] = asyncio.Queue()
@@ -243,6 +245,19 @@ class ProcessPool:
             process = PoolProcess.start(self._context, self._environment, self._limits)
             self._processes.add(process)
             self._idle.put_nowait(process)
+
+
+def _fork_server() -> ForkServerContext:
+    """Processes forked by multiprocessing's fork server, which has imported only the child's side.
+
+    Forking from it takes milliseconds (a `spawn` starts a fresh interpreter and re-imports the
+    worker's main module), and the processes share its pages, so a pool of twenty costs little
+    memory. The server is started on first use from this process's `sys.path` and working
+    directory, and exits with this process.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([serve.__module__])
+    return context
 
 
 async def _unstoppable(work: Awaitable[None]) -> None:

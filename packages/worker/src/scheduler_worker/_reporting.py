@@ -27,6 +27,11 @@ class RetryingReporter:
         self._retries = retries
         self._backoff = backoff_seconds
 
+    @property
+    def confirms_start(self) -> bool:
+        """As the reporter it forwards to."""
+        return self._reporter.confirms_start
+
     async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
         """Claim the run; False when it must not run."""
         return await self._retrying(

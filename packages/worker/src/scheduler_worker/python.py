@@ -44,11 +44,11 @@ class PythonExecutor:
     in the process's environment for the length of the call, and the keyword arguments
     `scheduler_run_id` and `scheduler_attempt` are passed only to a function whose signature
     names them (not through `**kwargs`, which many functions pass on), so plain functions need
-    not know about the scheduler. A
-    task's own arguments may not use those two names.
+    not know about the scheduler. A task's own arguments may not use those two names.
 
-    Processes are started with `spawn` on first use, inherit this process's `sys.path` and
-    working directory, and start from `base_environment` (default: this process's
+    Processes are forked on first use by multiprocessing's fork server (which has imported
+    nothing of the worker but this executor's child side), inherit this process's `sys.path`
+    and working directory, and start from `base_environment` (default: this process's
     environment). Module state lives on between the calls a process serves. `close` stops them all.
     """
 

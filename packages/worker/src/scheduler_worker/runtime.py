@@ -59,6 +59,7 @@ class Worker:
         self._slots = asyncio.Semaphore(concurrency)
         self._executions: dict[tuple[int, int], Execution] = {}
         self._handlers: set[asyncio.Task[None]] = set()
+        self._announcements: set[asyncio.Task[None]] = set()  # start reports on their way
         self._stopping = asyncio.Event()  # take no more runs
         self._closing = asyncio.Event()  # take no more commands
         self._stop_requested = False
@@ -189,6 +190,30 @@ class Worker:
 
     async def _execute(self, delivery: Delivery, execution: Execution) -> None:
         dispatch = execution.dispatch
+        if self._reporter.confirms_start:
+            await self._execute_once_confirmed(delivery, execution)
+            return
+        # The start only informs: announce it while the run goes ahead (one round trip less
+        # between taking the run and its first line). Its end follows it.
+        announcing = asyncio.create_task(self._announce_start(dispatch))
+        self._announcements.add(announcing)
+        announcing.add_done_callback(self._announcements.discard)
+        logger.info("run started", extra=self._fields(dispatch))
+        outcome = await execution.run(self._executors)
+        logger.info("run ended %s", outcome.status, extra=self._fields(dispatch))
+        await announcing
+        await self._settle_after_finish(delivery, dispatch, outcome)
+
+    async def _announce_start(self, dispatch: RunDispatch) -> None:
+        try:
+            await self._reporter.start(dispatch.run_id, dispatch.attempt, self._worker_id)
+        except Unavailable:
+            logger.exception(
+                "could not report the start; the report of the end says it", extra=self._fields(dispatch)
+            )
+
+    async def _execute_once_confirmed(self, delivery: Delivery, execution: Execution) -> None:
+        dispatch = execution.dispatch
         fields = self._fields(dispatch)
         try:
             accepted = await self._reporter.start(dispatch.run_id, dispatch.attempt, self._worker_id)
@@ -203,6 +228,12 @@ class Worker:
         logger.info("run started", extra=fields)
         outcome = await execution.run(self._executors)
         logger.info("run ended %s", outcome.status, extra=fields)
+        await self._settle_after_finish(delivery, dispatch, outcome)
+
+    async def _settle_after_finish(
+        self, delivery: Delivery, dispatch: RunDispatch, outcome: RunOutcome
+    ) -> None:
+        """Ack once the outcome is reported; else hand the run back to the queue."""
         if await self._report_finish(dispatch, outcome):
             await _settle(delivery.ack(), delivery)
         else:

@@ -38,17 +38,25 @@ class GroupStreams:
         self._fetch = client.register_script(FETCH)
         self._settle = client.register_script(SETTLE)
 
-    async def add(self, stream: Stream, data: bytes) -> None:
-        """Append a message; `Unavailable` when the stream already holds `max_stream_length`."""
-        try:
-            await self._publish(keys=[stream.name], args=[self._max_stream_length, data, 0])
-        except ResponseError as exc:
-            if not str(exc).startswith("FULL"):
-                raise
-            raise Unavailable(
+    async def add_many(self, entries: Sequence[tuple[Stream, bytes]]) -> list[BaseException | None]:
+        """Append messages in one round trip; per message, None or why it was refused
+        (`Unavailable` when its stream already holds `max_stream_length`)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream, data in entries:
+                await self._publish(keys=[stream.name], args=[self._max_stream_length, data, 0], client=pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        return [
+            self._refusal(stream, reply) if isinstance(reply, Exception) else None
+            for (stream, _), reply in zip(entries, replies, strict=True)
+        ]
+
+    def _refusal(self, stream: Stream, error: Exception) -> BaseException:
+        if isinstance(error, ResponseError) and str(error).startswith("FULL"):
+            return Unavailable(
                 f"the queue {stream.routing_key} is full: {self._max_stream_length} messages wait at "
                 f"priority level {stream.level}"
-            ) from exc
+            )
+        return error
 
     async def fetch(
         self, streams: Sequence[Stream], *, want: int, reclaim: bool
@@ -97,6 +105,24 @@ class GroupStreams:
             keys=[stream.name, target],
             args=[self.group, taken.entry_id, action, taken.data, count, max_length],
         )
+
+    async def ack_many(self, entries: Sequence[Taken]) -> None:
+        """Ack and delete entries in one round trip (one `XACK` and one `XDEL` per stream, atomic).
+
+        A group the server lost (restarted) has nothing left to ack: that is no error.
+        """
+        held: dict[str, list[StreamIdT]] = defaultdict(list)
+        for taken in entries:
+            taken.settled = True
+            held[taken.stream.name].append(taken.entry_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            for name, ids in held.items():
+                pipe.xack(name, self.group, *ids)
+                pipe.xdel(name, *ids)
+            replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception) and "NOGROUP" not in str(reply):
+                raise reply
 
     async def refresh(self, entries: Iterable[Taken]) -> None:
         """Reset the idle time of `entries` (`XCLAIM ... JUSTID`: no delivery is counted)."""

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from scheduler_domain import Message, decode_message, encode_message
 from scheduler_errors import InvalidInput, Unavailable
-from scheduler_foundation import Clock, SystemClock
+from scheduler_foundation import Clock, Coalescer, SystemClock
 from scheduler_infrastructure.redis._errors import TRANSIENT, redacted, translated
 from scheduler_infrastructure.redis._layout import Stream, StreamLayout
 from scheduler_infrastructure.redis._streams import GroupStreams
@@ -81,6 +81,9 @@ class RedisStreamsQueue:
         self._block_ms = block_ms
         self._clock = clock or SystemClock()
         self._taken: dict[tuple[str, bytes], Taken] = {}  # pending to this object, not settled yet
+        # Publishes and acks made while one is in flight share the next round trip.
+        self._publishes: Coalescer[tuple[Stream, bytes]] = Coalescer(self._streams.add_many)
+        self._acks: Coalescer[Taken] = Coalescer(self._streams.ack_many)
         self._closed = asyncio.Event()
         self._keepalive: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -150,7 +153,9 @@ class RedisStreamsQueue:
         if self.closed:
             raise Unavailable("the Redis queue is closed")
         with translated(f"publishing to {routing_key}"):
-            await self._streams.add(self._layout.stream(routing_key, self._layout.level(priority)), data)
+            await self._publishes.submit(
+                (self._layout.stream(routing_key, self._layout.level(priority)), data)
+            )
 
     def consume(self, routing_keys: Sequence[str], *, prefetch: int) -> AsyncIterator[RedisDelivery]:
         """Deliveries from the named queues, at most `prefetch` unsettled at a time.
@@ -188,6 +193,8 @@ class RedisStreamsQueue:
         if self.closed:
             return
         self._closed.set()
+        await self._acks.drain()
+        await self._publishes.drain()
         await self._give_back(list(self._taken.values()), counted=True)
         tasks = [task for task in (self._keepalive, *self._background) if task is not None]
         for task in tasks:
@@ -252,7 +259,10 @@ class RedisStreamsQueue:
             raise Unavailable("the Redis queue was closed first; the message went back to its stream")
         self._taken.pop(taken.key, None)
         with translated(f"settling a message of {taken.stream.routing_key}"):
-            await self._streams.settle(taken, requeue)
+            if requeue is None:
+                await self._acks.submit(taken)
+            else:
+                await self._streams.settle(taken, requeue)
 
     async def _settle_quietly(self, taken: Taken, *, requeue: bool | None) -> None:
         """Settle an entry never handed out; if Redis fails, it is reclaimed later."""
