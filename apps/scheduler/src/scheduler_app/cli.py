@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from scheduler_app.containers import default_worker_id
+from scheduler_app.containers.basics import default_worker_id
 from scheduler_app.event_loop import run_async
 from scheduler_config import AppConfig, load_config
 from scheduler_errors import SchedulerError

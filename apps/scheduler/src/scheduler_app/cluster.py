@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from scheduler_app.containers import ClusterContainer, open_in_order, provide, settle
+from scheduler_app.containers.basics import open_in_order, provide, settle
+from scheduler_app.containers.processes import ClusterContainer
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
 

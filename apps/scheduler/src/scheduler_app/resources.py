@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
+import scheduler_infrastructure as adapters
 from scheduler_config import AppConfig
 from scheduler_errors import InvalidInput
 from scheduler_foundation import MessageQueue
-from scheduler_infrastructure import (
-    HttpWorkerPresence,
-    InMemoryMessageQueue,
-    PostgresDatabase,
-    PostgresWakeup,
-    RabbitMQQueue,
-    RedisStreamsQueue,
-    SqliteDatabase,
-    check_postgres_schema,
-    migrate_sqlite,
-)
+
+if TYPE_CHECKING:  # adapters load on first use: a worker never loads the database drivers
+    from scheduler_infrastructure import (
+        HttpWorkerPresence,
+        InMemoryMessageQueue,
+        PostgresDatabase,
+        PostgresWakeup,
+        SqliteDatabase,
+    )
 
 
 async def sqlite_database(config: AppConfig) -> AsyncIterator[SqliteDatabase]:
     """The embedded database, migrated to the current schema."""
-    db = await SqliteDatabase.open(config.sqlite_path)
+    db = await adapters.SqliteDatabase.open(config.sqlite_path)
     try:
-        await migrate_sqlite(db)
+        await adapters.migrate_sqlite(db)
         yield db
     finally:
         await db.close()
@@ -34,7 +34,7 @@ async def postgres_database(config: AppConfig) -> AsyncIterator[PostgresDatabase
     """The shared database; `SchemaNotCurrent` (run `scheduler migrate`) unless it is migrated."""
     db = await open_postgres(config)
     try:
-        await check_postgres_schema(db)
+        await adapters.check_postgres_schema(db)
         yield db
     finally:
         await db.close()
@@ -43,7 +43,7 @@ async def postgres_database(config: AppConfig) -> AsyncIterator[PostgresDatabase
 async def open_postgres(config: AppConfig) -> PostgresDatabase:
     """A pool on the configured PostgreSQL database, sized and timed by the settings."""
     settings = config.database
-    return await PostgresDatabase.open(
+    return await adapters.PostgresDatabase.open(
         settings.url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
@@ -54,7 +54,7 @@ async def open_postgres(config: AppConfig) -> PostgresDatabase:
 
 async def postgres_wakeup(db: PostgresDatabase) -> AsyncIterator[PostgresWakeup]:
     """Dispatch wake-ups through LISTEN/NOTIFY."""
-    wakeup = PostgresWakeup(db=db)
+    wakeup = adapters.PostgresWakeup(db=db)
     try:
         yield wakeup
     finally:
@@ -63,7 +63,7 @@ async def postgres_wakeup(db: PostgresDatabase) -> AsyncIterator[PostgresWakeup]
 
 async def in_process_queue() -> AsyncIterator[InMemoryMessageQueue]:
     """The in-process message queue."""
-    queue = InMemoryMessageQueue()
+    queue = adapters.InMemoryMessageQueue()
     try:
         yield queue
     finally:
@@ -83,9 +83,9 @@ async def connect_broker(url: str, *, namespace: str = "") -> MessageQueue:
     """The broker at `url`; `InvalidInput` for a scheme no adapter serves."""
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("redis", "rediss"):
-        return await RedisStreamsQueue.connect(url, namespace=namespace)
+        return await adapters.RedisStreamsQueue.connect(url, namespace=namespace)
     if scheme in ("amqp", "amqps"):
-        return await RabbitMQQueue.connect(url, namespace=namespace)
+        return await adapters.RabbitMQQueue.connect(url, namespace=namespace)
     raise InvalidInput.for_field(
         "queue.url", f"{scheme}:// is not a broker: use redis://, amqp:// or memory://"
     )
@@ -93,7 +93,7 @@ async def connect_broker(url: str, *, namespace: str = "") -> MessageQueue:
 
 async def worker_presence(config: AppConfig) -> AsyncIterator[HttpWorkerPresence]:
     """The API client through which a worker process registers and heartbeats."""
-    presence = HttpWorkerPresence.connect(config.worker.api_url, config.worker.api_key)
+    presence = adapters.HttpWorkerPresence.connect(config.worker.api_url, config.worker.api_key)
     try:
         yield presence
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TextIO
 
-from scheduler_app.containers import StandaloneContainer, open_in_order, provide, settle
+from scheduler_app.containers.basics import open_in_order, provide, settle
+from scheduler_app.containers.processes import StandaloneContainer
 from scheduler_app.services import run_until_stopped
 from scheduler_application import AccessControl
 from scheduler_config import AppConfig

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 
-from scheduler_app.containers import WorkerContainer, open_in_order, provide, settle
+from scheduler_app.containers.basics import open_in_order, provide, settle
+from scheduler_app.containers.worker import WorkerContainer
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
 from scheduler_domain import TaskType, WorkerInfo

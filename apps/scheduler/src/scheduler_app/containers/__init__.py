@@ -1,15 +1,6 @@
-"""The dependency-injector containers: shared parts, composed once per process kind."""
+"""The dependency-injector containers: shared parts, composed once per process kind.
 
-from scheduler_app.containers.parts import default_worker_id, open_in_order, provide, settle, task_environment
-from scheduler_app.containers.processes import ClusterContainer, StandaloneContainer, WorkerContainer
-
-__all__ = [
-    "ClusterContainer",
-    "StandaloneContainer",
-    "WorkerContainer",
-    "default_worker_id",
-    "open_in_order",
-    "provide",
-    "settle",
-    "task_environment",
-]
+`basics` holds what every process needs; `processes` the containers of `standalone`, `api` and
+`dispatcher`; `worker` that of `scheduler worker`, which imports neither the API nor a database.
+Import the module you need: this package itself imports nothing.
+"""

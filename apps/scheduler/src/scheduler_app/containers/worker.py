@@ -1,0 +1,32 @@
+"""The container of `scheduler worker`: kept apart, so a worker loads no API and no database code."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from scheduler_app import resources
+from scheduler_app.containers.basics import Core, Executors
+from scheduler_app.containers.messaging import BrokerMessaging
+from scheduler_config import AppConfig
+from scheduler_worker import QueueRunReporter, Worker
+
+
+class WorkerContainer(containers.DeclarativeContainer):
+    """`scheduler worker`: a broker, the executors, and the API for registration; no database."""
+
+    config = providers.Dependency(instance_of=AppConfig)
+    core = providers.Container(Core, config=config)
+    messaging = providers.Container(BrokerMessaging, config=config)
+    executors = providers.Container(Executors, config=config)
+    presence = providers.Resource(resources.worker_presence, config)
+    reporter = providers.Singleton(QueueRunReporter, queue=messaging.queue, clock=core.clock)
+    worker = providers.Singleton(
+        Worker,
+        worker_id=config.provided.worker.worker_id,
+        queue=messaging.queue,
+        reporter=reporter,
+        executors=executors.registry,
+        task_types=config.provided.worker.task_types,
+        concurrency=config.provided.worker.concurrency,
+        drain_grace_seconds=config.provided.worker.drain_grace_seconds,
+    )
