@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from scheduler_domain import Priority, RunQuery, RunStatus, Task, TaskRun, Trigger
 from scheduler_infrastructure import (
     PostgresDatabase,
@@ -74,13 +76,21 @@ async def fire_until_nothing_is_due(db: PostgresDatabase, start: asyncio.Barrier
     return created
 
 
-async def claim_until_none_is_left(db: PostgresDatabase, start: asyncio.Barrier) -> list[TaskRun]:
+async def claim_until_none_is_left(
+    db: PostgresDatabase, start: asyncio.Barrier, *, with_tasks: bool = False
+) -> list[TaskRun]:
     runs = PostgresTaskRunRepository(db=db)
     claimed: list[TaskRun] = []
     await start.wait()
-    while batch := await runs.claim_pending(T0, limit=20):
+    while True:
+        if with_tasks:
+            batch, tasks = await runs.claim_pending_with_tasks(T0, limit=20)
+            assert set(tasks) == {run.task_id for run in batch}
+        else:
+            batch = await runs.claim_pending(T0, limit=20)
+        if not batch:
+            return claimed
         claimed += batch
-    return claimed
 
 
 async def test_racing_dispatchers_give_every_due_fire_exactly_one_run(schema: str) -> None:
@@ -108,7 +118,8 @@ async def test_racing_dispatchers_give_every_due_fire_exactly_one_run(schema: st
         assert {(await repo.get(task.id)).next_run_at for task in tasks} == {NEXT}
 
 
-async def test_racing_dispatchers_claim_every_pending_run_exactly_once(schema: str) -> None:
+@pytest.mark.parametrize("with_tasks", [False, True], ids=["claim_pending", "claim_pending_with_tasks"])
+async def test_racing_dispatchers_claim_every_pending_run_exactly_once(schema: str, with_tasks: bool) -> None:
     async with open_database(schema) as setup:
         await migrate_postgres(setup)
         task = await PostgresTaskRepository(db=setup).add(a_task(name="busy"))
@@ -122,7 +133,9 @@ async def test_racing_dispatchers_claim_every_pending_run_exactly_once(schema: s
             stored = await insert_runs(session, [*pending, future])
         start = asyncio.Barrier(CLAIMERS)
         async with claimers(schema) as dbs:
-            results = await asyncio.gather(*(claim_until_none_is_left(db, start) for db in dbs))
+            results = await asyncio.gather(
+                *(claim_until_none_is_left(db, start, with_tasks=with_tasks) for db in dbs)
+            )
 
         claimed = Counter(run.id for result in results for run in result)
         assert max(claimed.values()) == 1, "a run was claimed twice"

@@ -116,7 +116,8 @@ async def test_claiming_firing_and_retrying_do_not_grow_with_the_batch(
     ]
 
     assert await statements.count(lambda: tasks.record_fires(task, fires, T0 + timedelta(minutes=1))) == 2
-    assert await statements.count(lambda: runs.claim_pending(T0, MANY)) == 1
+    assert await statements.count(lambda: runs.claim_pending(T0, MANY // 2)) == 1
+    assert await statements.count(lambda: runs.claim_pending_with_tasks(T0, MANY)) == 1
     [claimed, *_] = (await runs.page(RunQuery(status=RunStatus.QUEUED, limit=1))).items
     running = claimed.started("w", T0)
     await runs.transition(running, expected=RunStatus.QUEUED)

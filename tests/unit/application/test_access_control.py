@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from scheduler_application import AccessControl
-from scheduler_domain import Role, hash_key
+from scheduler_application.access import KEY_CACHE_TTL
+from scheduler_domain import ApiKey, Role, hash_key
 from scheduler_errors import InvalidInput, NotFound, Unauthenticated
 from scheduler_testing import FakeApiKeyRepository, FakeClock
 
@@ -93,6 +94,95 @@ class TestAuthenticate:
     async def test_revoking_an_unknown_key_is_not_found(self, access: AccessControl) -> None:
         with pytest.raises(NotFound):
             await access.revoke(12)
+
+
+class TestRememberedKeys:
+    """Keys read from the store are trusted for `key_cache_ttl`; expiry is checked on every use."""
+
+    async def test_a_key_revoked_in_the_store_works_until_the_ttl_runs_out(
+        self, access: AccessControl, keys: FakeApiKeyRepository, clock: FakeClock
+    ) -> None:
+        issued = await access.issue("ci", Role.OPERATOR)
+        await access.authenticate(issued.secret)
+        await keys.revoke(issued.key.id, clock.now())  # as another API process would
+
+        clock.advance(KEY_CACHE_TTL.total_seconds() - 0.001)
+        assert (await access.authenticate(issued.secret)).role is Role.OPERATOR
+
+        clock.advance(0.001)
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
+
+    async def test_a_remembered_key_is_refused_the_moment_it_expires(
+        self, access: AccessControl, clock: FakeClock
+    ) -> None:
+        issued = await access.issue("temp", Role.ADMIN, expires_at=START + timedelta(seconds=2))
+        await access.authenticate(issued.secret)
+
+        clock.advance(2)
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
+
+    async def test_a_remembered_key_revoked_here_is_refused_at_once(self, access: AccessControl) -> None:
+        issued = await access.issue("leaked", Role.ADMIN)
+        await access.authenticate(issued.secret)
+
+        await access.revoke(issued.key.id)
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
+
+    async def test_an_unknown_key_is_not_remembered(
+        self, access: AccessControl, keys: FakeApiKeyRepository, clock: FakeClock
+    ) -> None:
+        with pytest.raises(Unauthenticated):
+            await access.authenticate("sk_not_yet")
+
+        await keys.add(
+            ApiKey(name="late", role=Role.READONLY, key_hash=hash_key("sk_not_yet"), created_at=START)
+        )
+
+        assert (await access.authenticate("sk_not_yet")).role is Role.READONLY
+
+    async def test_with_a_zero_ttl_every_request_reads_the_store(
+        self, keys: FakeApiKeyRepository, clock: FakeClock
+    ) -> None:
+        access = AccessControl(keys=keys, clock=clock, key_cache_ttl=timedelta(0))
+        issued = await access.issue("ci", Role.OPERATOR)
+        await access.authenticate(issued.secret)
+
+        await keys.revoke(issued.key.id, clock.now())
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
+
+    async def test_the_oldest_key_is_forgotten_when_full(
+        self, keys: FakeApiKeyRepository, clock: FakeClock
+    ) -> None:
+        access = AccessControl(keys=keys, clock=clock, key_cache_size=2)
+        first, second, third = [await access.issue(name, Role.READONLY) for name in ("a", "b", "c")]
+        for issued in (first, second, third):
+            await access.authenticate(issued.secret)
+
+        for issued in (first, third):
+            await keys.revoke(issued.key.id, clock.now())
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(first.secret)  # forgotten: read again, revoked
+        assert (await access.authenticate(third.secret)).role is Role.READONLY  # still remembered
+
+    async def test_a_clock_stepping_back_does_not_stretch_the_trust(
+        self, access: AccessControl, keys: FakeApiKeyRepository, clock: FakeClock
+    ) -> None:
+        issued = await access.issue("ci", Role.OPERATOR)
+        await access.authenticate(issued.secret)
+        await keys.revoke(issued.key.id, clock.now())
+
+        clock.advance(-60)
+
+        with pytest.raises(Unauthenticated):
+            await access.authenticate(issued.secret)
 
 
 class TestAdminKeys:

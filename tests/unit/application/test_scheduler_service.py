@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scheduler_application import SchedulerService, TaskControl
+from scheduler_application import RunLifecycle, SchedulerService, SchedulingPolicy, TaskControl
 from scheduler_domain import (
     CancelRun,
     MisfirePolicy,
@@ -287,6 +287,33 @@ class TestDispatchPending:
 
         queue.fail_publish = None
         assert len(await scheduler.dispatch_pending()) == 3
+        assert len(queue.published) == 3
+
+    async def test_a_batch_says_whether_its_claim_was_full(
+        self,
+        tasks: FakeTaskRepository,
+        runs: FakeTaskRunRepository,
+        queue: FakeMessageQueue,
+        lifecycle: RunLifecycle,
+        clock: FakeClock,
+        task_control: TaskControl,
+    ) -> None:
+        scheduler = SchedulerService(
+            tasks=tasks,
+            runs=runs,
+            queue=queue,
+            lifecycle=lifecycle,
+            clock=clock,
+            policy=SchedulingPolicy(batch_size=2),
+        )
+        for name in ("a", "b", "c"):
+            await pending_run(task_control, name=name)
+
+        first, more = await scheduler.dispatch_batch()
+        rest, more_after = await scheduler.dispatch_batch()
+
+        assert (len(first), more) == (2, True)
+        assert (len(rest), more_after) == (1, False)
         assert len(queue.published) == 3
 
     async def test_a_run_of_an_archived_task_is_cancelled_not_published(

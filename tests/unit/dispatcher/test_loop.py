@@ -76,6 +76,42 @@ async def test_a_trigger_wakes_the_dispatcher_without_waiting_for_the_next_scan(
     assert (await world.runs.get(run.id)).status is RunStatus.QUEUED
 
 
+async def test_a_wake_up_dispatches_without_scanning_for_due_schedules(world: World) -> None:
+    cron = await world.control.create(a_task(name="cron", schedule="* * * * *"))
+    await until(lambda: world.dispatcher.passes >= 1, "first pass")
+    world.clock.advance(minutes=2)  # the cron task is due, but the next scan is 60 s away
+    manual = await world.control.create(a_task(name="manual"))
+
+    run = await world.control.trigger(manual.id)
+
+    await until(lambda: len(world.queue.messages("task.shell")) >= 1, "dispatch after trigger")
+    assert [message.payload.run_id for message in world.queue.messages("task.shell")] == [run.id]
+    assert [stored.task_id for stored in world.runs.rows.values()] == [manual.id]
+    assert (await world.tasks.get(cron.id)).next_run_at is not None
+
+
+async def test_a_stream_of_wake_ups_does_not_hold_back_the_scan_for_due_schedules() -> None:
+    built = build_world(scan_interval=0.1)
+    cron = await built.control.create(a_task(name="cron", schedule="* * * * *"))
+    running = asyncio.create_task(built.dispatcher.run())
+
+    async def keep_waking() -> None:
+        while True:
+            built.wakeup.notify()
+            await asyncio.sleep(0.005)
+
+    try:
+        await until(lambda: built.dispatcher.passes >= 1, "first pass")
+        built.clock.advance(minutes=2)
+        waking = asyncio.create_task(keep_waking())
+        await until(lambda: any(r.task_id == cron.id for r in built.runs.rows.values()), "the cron fire")
+        waking.cancel()
+    finally:
+        built.dispatcher.stop()
+        async with asyncio.timeout(2):
+            await running
+
+
 async def test_stop_makes_run_return_promptly() -> None:
     built = build_world(scan_interval=60)
     running = asyncio.create_task(built.dispatcher.run())

@@ -1,8 +1,10 @@
 """Who is calling, and may they: credentials, the principal they stand for, route permissions.
 
 Every route under `/api/v1` declares the permission it needs with `opt=requires(...)`; one guard
-authenticates the caller on each request (nothing is cached, so a revoked key fails at once) and
-checks that permission. A route that forgets to declare one is refused when the app is built.
+authenticates the caller on each request and checks that permission. `AccessControl` remembers
+keys for a few seconds: an expired key fails at once, a key revoked through this API at once in
+this process and within that time elsewhere (see docs/api.md). A route that forgets to declare
+one is refused when the app is built.
 """
 
 from __future__ import annotations

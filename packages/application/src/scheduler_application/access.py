@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scheduler_domain import ApiKey, ApiKeyRepository, Principal, Role, generate_key, hash_key
 from scheduler_errors import InvalidInput, Unauthenticated
 from scheduler_foundation import Clock
 
 MAX_KEY_NAME = 100
+#: How long a key read from the store is trusted without reading it again (see `AccessControl`).
+KEY_CACHE_TTL = timedelta(seconds=5)
+#: At most this many keys are remembered; the oldest is forgotten first.
+KEY_CACHE_SIZE = 1024
 
 
 class IssuedKey:
@@ -20,16 +24,38 @@ class IssuedKey:
 
 
 class AccessControl:
-    """Creates, checks and revokes API keys."""
+    """Creates, checks and revokes API keys.
 
-    def __init__(self, *, keys: ApiKeyRepository, clock: Clock) -> None:
+    `authenticate` remembers each key it read from the store for `key_cache_ttl` (at most
+    `key_cache_size` keys), so a busy client costs no lookup per request. A remembered key is
+    still checked against the clock on every use, so it stops working the moment it expires. A key
+    revoked through this object stops working at once; one revoked elsewhere (another API process,
+    the CLI) within `key_cache_ttl`. Unknown keys are never remembered. A zero TTL reads the store
+    on every request.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: ApiKeyRepository,
+        clock: Clock,
+        key_cache_ttl: timedelta = KEY_CACHE_TTL,
+        key_cache_size: int = KEY_CACHE_SIZE,
+    ) -> None:
         self._keys = keys
         self._clock = clock
+        self._known = _KnownKeys(ttl=key_cache_ttl, size=key_cache_size)
 
     async def authenticate(self, secret: str) -> Principal:
         """The principal an API key stands for; `Unauthenticated` if unknown, expired or revoked."""
-        key = await self._keys.find_by_hash(hash_key(secret))
-        if key is None or not key.usable_at(self._clock.now()):
+        key_hash = hash_key(secret)
+        now = self._clock.now()
+        key = self._known.get(key_hash, now)
+        if key is None:
+            key = await self._keys.find_by_hash(key_hash)
+            if key is not None:
+                self._known.put(key, now)
+        if key is None or not key.usable_at(now):
             raise Unauthenticated("the API key is unknown, expired or revoked")
         return Principal(subject=f"apikey:{key.id}:{key.name}", role=key.role)
 
@@ -66,3 +92,39 @@ class AccessControl:
     async def revoke(self, key_id: int) -> None:
         """Revoke a key at once."""
         await self._keys.revoke(key_id, self._clock.now())
+        self._known.forget(key_id)
+
+
+class _KnownKeys:
+    """Keys lately read from the store, by hash, each trusted until `ttl` after it was read."""
+
+    def __init__(self, *, ttl: timedelta, size: int) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._keys: dict[str, tuple[ApiKey, datetime]] = {}
+
+    def get(self, key_hash: str, now: datetime) -> ApiKey | None:
+        """The key read less than `ttl` ago, or None."""
+        known = self._keys.get(key_hash)
+        if known is None:
+            return None
+        key, read_at = known
+        # A clock that stepped back must not stretch the trust either.
+        if not read_at <= now < read_at + self._ttl:
+            del self._keys[key_hash]
+            return None
+        return key
+
+    def put(self, key: ApiKey, now: datetime) -> None:
+        """Remember `key`, read from the store at `now`."""
+        if self._ttl <= timedelta(0) or self._size <= 0:
+            return
+        self._keys.pop(key.key_hash, None)
+        while len(self._keys) >= self._size:
+            del self._keys[next(iter(self._keys))]
+        self._keys[key.key_hash] = (key, now)
+
+    def forget(self, key_id: int) -> None:
+        """Stop trusting the key with this id."""
+        for key_hash in [h for h, (key, _) in self._keys.items() if key.id == key_id]:
+            del self._keys[key_hash]

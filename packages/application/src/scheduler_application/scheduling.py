@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from scheduler_application.runs import RunLifecycle
 from scheduler_domain import (
@@ -51,6 +54,22 @@ class SchedulingPolicy:
         )
 
 
+@runtime_checkable
+class PendingRunClaims(Protocol):
+    """A run store that claims pending runs and reads their tasks at once (one round trip).
+
+    Optional: `SchedulerService` uses it when its `TaskRunRepository` offers it, and otherwise
+    claims with `claim_pending` and reads the tasks with `TaskRepository.get_many`.
+    """
+
+    async def claim_pending_with_tasks(
+        self, now: datetime, limit: int
+    ) -> tuple[list[TaskRun], Mapping[int, Task]]:
+        """`claim_pending(now, limit)`, and the tasks of the runs claimed, by id (a deleted task is
+        left out)."""
+        ...
+
+
 class SchedulerService:
     """One pass of scheduling work; the dispatcher loop calls these on every tick."""
 
@@ -70,6 +89,7 @@ class SchedulerService:
         self._lifecycle = lifecycle
         self._clock = clock
         self._policy = policy
+        self._claims = runs if isinstance(runs, PendingRunClaims) else None
 
     async def fire_due_schedules(self, *, max_batches: int = 50) -> list[TaskRun]:
         """Create one run per due cron fire (exactly one, however many dispatchers race).
@@ -94,24 +114,34 @@ class SchedulerService:
 
     async def dispatch_pending(self) -> list[TaskRun]:
         """Publish due pending runs, highest priority first; returns the runs published."""
-        claimed = await self._runs.claim_pending(self._clock.now(), self._policy.batch_size)
-        tasks = await self._tasks.get_many({run.task_id for run in claimed}) if claimed else {}
-        published: list[TaskRun] = []
-        for index, run in enumerate(claimed):
-            try:
-                if await self._publish(run, tasks.get(run.task_id)):
-                    published.append(run)
-            except SchedulerError:
-                # The queue is down: the runs claimed after this one go back too, rather than
-                # sitting `queued` with no message until `requeue_stale` finds them.
-                await self._put_back(claimed[index + 1 :])
-                raise
+        published, _ = await self.dispatch_batch()
         return published
 
-    async def _put_back(self, runs: list[TaskRun]) -> None:
+    async def dispatch_batch(self) -> tuple[list[TaskRun], bool]:
+        """Publish one batch of due pending runs, highest priority first.
+
+        Returns the runs published, and whether the claim came back full (more may be due).
+        """
         now = self._clock.now()
-        for run in runs:
-            await self._runs.transition(run.requeued(now), expected=RunStatus.QUEUED)
+        claimed, tasks = await self._claim(now)
+        # All at once: the queue shares its round trips among publishes in flight together. A
+        # run whose publish fails goes back to pending (see `_publish`), so none stays queued
+        # without a message when the queue is down.
+        sent = await asyncio.gather(
+            *(self._publish(run, tasks.get(run.task_id), now) for run in claimed), return_exceptions=True
+        )
+        failure = next((outcome for outcome in sent if isinstance(outcome, BaseException)), None)
+        if failure is not None:
+            raise failure
+        published = [run for run, outcome in zip(claimed, sent, strict=True) if outcome is True]
+        return published, len(claimed) >= self._policy.batch_size
+
+    async def _claim(self, now: datetime) -> tuple[list[TaskRun], Mapping[int, Task]]:
+        if self._claims is not None:
+            return await self._claims.claim_pending_with_tasks(now, self._policy.batch_size)
+        claimed = await self._runs.claim_pending(now, self._policy.batch_size)
+        tasks = await self._tasks.get_many({run.task_id for run in claimed}) if claimed else {}
+        return claimed, tasks
 
     async def end_overdue_runs(self) -> list[TaskRun]:
         """End as `timed_out` the running runs whose worker did not report within the timeout."""
@@ -135,8 +165,7 @@ class SchedulerService:
                 requeued.append(stored)
         return requeued
 
-    async def _publish(self, run: TaskRun, task: Task | None) -> bool:
-        now = self._clock.now()
+    async def _publish(self, run: TaskRun, task: Task | None, now: datetime) -> bool:
         if task is None or not task.accepts_runs():
             cancelled = await self._runs.transition(
                 run.cancelled(now, "task archived or deleted"), expected=RunStatus.QUEUED

@@ -14,14 +14,19 @@ logger = logging.getLogger(__name__)
 
 #: The longest pause after a failed pass (a database that does not answer).
 MAX_ERROR_BACKOFF_SECONDS = 30.0
+#: A pause may end this much before the scan it waited for is due (timer rounding); the scan runs.
+SCAN_SLACK_SECONDS = 0.005
 
 
 class Dispatcher:
     """Runs scheduling passes until stopped.
 
     A pass starts every `scan_interval` seconds, or at once when the wakeup is notified (a
-    manual trigger). Sweeps for overdue and lost runs run every `sweep_interval` seconds, only
-    while this instance holds the `leadership` (always, without one: a sole dispatcher).
+    manual trigger). Due schedules are looked for every `scan_interval` seconds only: a wake-up
+    says that a run is pending, so the pass it starts only dispatches, and a stream of wake-ups
+    does not delay the next scan. Sweeps for overdue and lost runs run every `sweep_interval`
+    seconds, only while this instance holds the `leadership` (always, without one: a sole
+    dispatcher).
     """
 
     name = "dispatcher"
@@ -45,6 +50,7 @@ class Dispatcher:
         self._scan_interval = scan_interval
         self._sweep_interval = sweep_interval
         self._stopping = asyncio.Event()
+        self._next_scan = 0.0
         self._next_sweep = 0.0
         self.passes = 0
 
@@ -69,7 +75,7 @@ class Dispatcher:
             try:
                 await self.run_pass()
                 failures = 0
-                pause = self._scan_interval
+                pause = max(self._next_scan - time.monotonic(), 0.0)
             except SchedulerError as exc:
                 failures += 1
                 pause = min(self._scan_interval * 2**failures, MAX_ERROR_BACKOFF_SECONDS)
@@ -81,11 +87,15 @@ class Dispatcher:
         self._stopping.set()
 
     async def run_pass(self) -> None:
-        """One pass: fire schedules, dispatch until no full batch is left, sweep when due and leading."""
-        fired = await self._scheduler.fire_due_schedules()
+        """One pass: fire schedules when a scan is due, dispatch until a claim comes back short of a
+        full batch, sweep when due and leading."""
+        fired = 0
+        if time.monotonic() >= self._next_scan - SCAN_SLACK_SECONDS:
+            self._next_scan = time.monotonic() + self._scan_interval
+            fired = len(await self._scheduler.fire_due_schedules())
         dispatched = await self._dispatch_all()
         if fired or dispatched:
-            logger.debug("scheduling pass", extra={"fired": len(fired), "dispatched": dispatched})
+            logger.debug("scheduling pass", extra={"fired": fired, "dispatched": dispatched})
         leading = self._leadership is None or self._leadership.is_leader
         if leading and time.monotonic() >= self._next_sweep:
             await self._sweep()
@@ -95,9 +105,9 @@ class Dispatcher:
     async def _dispatch_all(self) -> int:
         total = 0
         while not self._stopping.is_set():
-            published = await self._scheduler.dispatch_pending()
+            published, more = await self._scheduler.dispatch_batch()
             total += len(published)
-            if not published:
+            if not more:
                 return total
         return total
 

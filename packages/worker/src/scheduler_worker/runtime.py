@@ -87,7 +87,8 @@ class Worker:
         dispatches = asyncio.create_task(self._consume_dispatches())
         commands = asyncio.create_task(self._consume_commands())
         try:
-            await dispatches
+            if await _finished_unless(self._stopping, dispatches):
+                dispatches.result()  # the queue ended it, or its error
             await self._drain()
         finally:
             await self._shut_down(dispatches, commands)
@@ -124,16 +125,29 @@ class Worker:
             logger.error("the command consumer failed", exc_info=error, extra=self._fields())
 
     async def _consume_dispatches(self) -> None:
+        """Take a run whenever a slot is free, until the queue ends; `run` cancels it to stop.
+
+        A cancelled fetch leaves nothing behind (the queues give back what they were handing
+        out); a delivery that arrives once stopping has begun goes back to the queue.
+        """
         deliveries = aiter(self._queue.consume(self._task_keys, prefetch=self._prefetch))
         try:
-            while await _finished_unless(self._stopping, asyncio.ensure_future(self._slots.acquire())):
-                delivery = await self._next_unless(self._stopping, deliveries)
-                if delivery is None:
+            while True:
+                await self._slots.acquire()
+                try:
+                    delivery = await anext(deliveries)
+                except BaseException:  # the queue ended, failed, or this task was cancelled
                     self._slots.release()
+                    raise
+                if self._stopping.is_set():  # came in as the worker began to stop: not taken
+                    self._slots.release()
+                    await _settle(delivery.nack(requeue=True), delivery)
                     return
                 handler = asyncio.create_task(self._handle_dispatch(delivery))
                 self._handlers.add(handler)
                 handler.add_done_callback(self._handler_done)
+        except StopAsyncIteration:
+            return
         finally:
             await _close(deliveries)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from psycopg import errors
 
-from scheduler_domain import Page, RunQuery, RunStatus, RunTransition, TaskRun, Trigger
+from scheduler_domain import Page, RunQuery, RunStatus, RunTransition, Task, TaskRun, Trigger
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.postgres.columns import (
     POSTGRES,
@@ -16,8 +16,10 @@ from scheduler_infrastructure.postgres.columns import (
     row_values,
     update_statement,
 )
-from scheduler_infrastructure.postgres.database import PostgresDatabase, Session
+from scheduler_infrastructure.postgres.database import PostgresDatabase, Row, Session
 from scheduler_infrastructure.postgres.run_rows import COLUMNS, params_of, run_of
+from scheduler_infrastructure.postgres.task_rows import COLUMNS as TASK_COLUMNS
+from scheduler_infrastructure.postgres.task_rows import task_of
 from scheduler_infrastructure.sql import page_of, run_listing
 
 #: Rows per INSERT when many runs are stored at once (PostgreSQL binds at most 65535 parameters).
@@ -46,20 +48,34 @@ _SETTLE_IF_WAITING = update_statement(
 # Locks up to `limit` claimable rows, skipping those another dispatcher holds, and queues them in
 # the same statement. The order is the one of the partial index `task_runs_claimable`, so the scan
 # stops after about `limit` entries. The SET mirrors `TaskRun.queued(now)`.
-_CLAIM = """
+_CLAIMING = """
 WITH claimable AS MATERIALIZED (
     SELECT id FROM task_runs
     WHERE status = 'pending' AND NOT waiting AND (scheduled_for IS NULL OR scheduled_for <= %(now)s)
     ORDER BY priority_rank DESC, scheduled_for NULLS LAST, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE task_runs AS run
+    SET status = 'queued', queued_at = %(now)s, updated_at = %(now)s
+    FROM claimable
+    WHERE run.id = claimable.id
+    RETURNING run.*
 )
-UPDATE task_runs AS run
-SET status = 'queued', queued_at = %(now)s, updated_at = %(now)s
-FROM claimable
-WHERE run.id = claimable.id
-RETURNING run.*
 """
+_CLAIM = _CLAIMING + "SELECT * FROM claimed"  # noqa: S608 - fixed clauses, bound values
+#: The task's columns, prefixed so that they do not shadow the run's.
+_TASK_PREFIX = "task_row_"
+_TASK_FIELDS = ("id", *TASK_COLUMNS)
+# The claim, each run with its task's columns: on the first run of each task only, so that a
+# batch of many runs of one task carries (and decodes) the task once. A first run whose task
+# columns are NULL has no task (deleted).
+_TASK_SELECT = ", ".join(f"task.{field} AS {_TASK_PREFIX}{field}" for field in _TASK_FIELDS)
+_CLAIM_WITH_TASKS = f"""{_CLAIMING}
+SELECT claimed.*, {_TASK_SELECT}
+FROM (SELECT *, row_number() OVER (PARTITION BY task_id) AS nth FROM claimed) AS claimed
+LEFT JOIN tasks AS task ON claimed.nth = 1 AND task.id = claimed.task_id
+"""  # noqa: S608 - fixed clauses and column names, bound values
 _OVERDUE = """
 SELECT * FROM task_runs
 WHERE status = 'running' AND started_at IS NOT NULL
@@ -190,10 +206,21 @@ class PostgresTaskRunRepository:
         """
         params = {"now": aware(now), "limit": limit}
         rows = await self._db.run(lambda session: session.fetch_all(_CLAIM, params), transaction=False)
-        claimed = [run_of(row) for row in rows]
-        return sorted(
-            claimed, key=lambda r: (-r.priority.rank, r.scheduled_for is None, r.scheduled_for or now, r.id)
+        return _by_claim_order([run_of(row) for row in rows], now)
+
+    async def claim_pending_with_tasks(
+        self, now: datetime, limit: int
+    ) -> tuple[list[TaskRun], dict[int, Task]]:
+        """`claim_pending`, and the tasks of the runs claimed, by id, in the same statement."""
+        params = {"now": aware(now), "limit": limit}
+        rows = await self._db.run(
+            lambda session: session.fetch_all(_CLAIM_WITH_TASKS, params), transaction=False
         )
+        tasks = {
+            task.id: task for task in (_task_in(row) for row in rows if row[f"{_TASK_PREFIX}id"] is not None)
+        }
+        claimed = [run_of(row) for row in rows]
+        return _by_claim_order(claimed, now), tasks
 
     async def overdue(self, now: datetime, grace_seconds: float, limit: int) -> list[TaskRun]:
         """Running runs whose timeout plus `grace_seconds` has passed at `now`, by id."""
@@ -226,6 +253,17 @@ async def insert_runs(session: Session, runs: Sequence[TaskRun]) -> list[TaskRun
         # Ids follow the order of the VALUES; RETURNING alone does not promise any order.
         created += sorted((run_of(row) for row in rows), key=lambda r: r.id)
     return created
+
+
+def _by_claim_order(claimed: list[TaskRun], now: datetime) -> list[TaskRun]:
+    """Highest priority first, then earliest `scheduled_for` (unscheduled last), then lowest id."""
+    return sorted(
+        claimed, key=lambda r: (-r.priority.rank, r.scheduled_for is None, r.scheduled_for or now, r.id)
+    )
+
+
+def _task_in(row: Row) -> Task:
+    return task_of({field: row[_TASK_PREFIX + field] for field in _TASK_FIELDS})
 
 
 async def _existing(session: Session, run: TaskRun) -> TaskRun | None:
