@@ -275,6 +275,7 @@ def run_w1(tasks: int = 20_000) -> dict[str, float]:
             "drain_seconds": drain_s,
             "peak_rss_main_mb": memory.peak_main_mb,
             "peak_rss_tree_mb": memory.peak_tree_mb,
+            "peak_pss_tree_mb": memory.peak_tree_pss_mb,
             "worker_cpu_seconds": cpu,
         }
 

@@ -6,7 +6,9 @@
   root's `VmHWM`, its kernel-tracked high-water mark, read at `stop()` if it is still alive);
   `peak_tree_mb` is the largest per-sample sum of RSS over the root and its descendants. RSS counts
   pages shared between a parent and its forked children once per process, so the tree figure is
-  an upper bound on the memory the tree really holds. MB is 1024 * 1024 bytes.
+  an upper bound on the memory the tree really holds; `peak_tree_pss_mb` is the peak of the
+  tree's summed PSS (`Pss` of /proc/<pid>/smaps_rollup, every 10th sample), which divides each
+  shared page among its sharers: the memory the tree really holds. MB is 1024 * 1024 bytes.
 * `cpu_seconds(pid)`: utime + stime + cutime + cstime of a live process, in seconds (the `c`
   fields count only children that have exited and been waited for; see `tree_cpu_seconds` to
   include live descendants).
@@ -160,6 +162,22 @@ def percentile(values: Iterable[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+#: Every how many samples the tree's PSS is read as well.
+PSS_EVERY = 10
+
+
+def _pss_kb(pid: int) -> int:
+    """`Pss` of /proc/<pid>/smaps_rollup in kB (0 if the process is gone)."""
+    try:
+        with open(_PROC / str(pid) / "smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
 class MemorySampler:
     """Peak RSS of a process and of the process tree under it, sampled from a daemon thread.
 
@@ -172,6 +190,7 @@ class MemorySampler:
         self.samples = 0
         self._peak_main_kb = 0
         self._peak_tree_kb = 0
+        self._peak_tree_pss_kb = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -181,10 +200,14 @@ class MemorySampler:
         if main is None:
             return
         tree = main
-        for child in descendants(self.pid):
+        children = descendants(self.pid)
+        for child in children:
             tree += _status_kb(child, "VmRSS") or 0
         self._peak_main_kb = max(self._peak_main_kb, main)
         self._peak_tree_kb = max(self._peak_tree_kb, tree)
+        if self.samples % PSS_EVERY == 0:  # the kernel walks every page for it: not every time
+            pss = sum(_pss_kb(pid) for pid in (self.pid, *children))
+            self._peak_tree_pss_kb = max(self._peak_tree_pss_kb, pss)
         self.samples += 1
 
     def _run(self) -> None:
@@ -218,6 +241,12 @@ class MemorySampler:
     @property
     def peak_tree_mb(self) -> float:
         return self._peak_tree_kb * 1024 / _MB
+
+    @property
+    def peak_tree_pss_mb(self) -> float:
+        """Peak proportional set size of the tree: each shared page divided among its sharers,
+        so forked processes are not counted once each for the pages they share."""
+        return self._peak_tree_pss_kb * 1024 / _MB
 
     def __enter__(self) -> Self:
         return self.start()

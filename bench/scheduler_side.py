@@ -72,6 +72,7 @@ def run_w1(tasks: int = 20_000, concurrency: int = W1_CONCURRENCY) -> dict[str, 
             "drain_seconds": drain_seconds,
             "peak_rss_main_mb": memory.peak_main_mb,
             "peak_rss_tree_mb": memory.peak_tree_mb,
+            "peak_pss_tree_mb": memory.peak_tree_pss_mb,
             "worker_cpu_seconds": cpu,
         }
 

@@ -107,6 +107,31 @@ async def test_a_full_stream_refuses_more_until_one_is_acked(open_queue: Opener)
     assert await queue.depth(KEY) == 2
 
 
+async def test_publishes_made_together_share_round_trips_and_each_hears_its_own_refusal(
+    open_queue: Opener,
+) -> None:
+    queue = await open_queue(max_stream_length=3)
+    outcomes = await asyncio.gather(
+        *(queue.publish(KEY, a_message(run_id)) for run_id in range(1, 6)), return_exceptions=True
+    )
+
+    assert outcomes[:3] == [None, None, None]
+    assert all(isinstance(outcome, Unavailable) and "full" in str(outcome) for outcome in outcomes[3:])
+    deliveries = queue.consume([KEY], prefetch=5)
+    assert [run_id_of(await take(deliveries)) for _ in range(3)] == [1, 2, 3]
+
+
+async def test_publishing_goes_on_after_the_server_forgot_the_scripts(open_queue: Opener, raw: Redis) -> None:
+    queue = await open_queue()
+    await queue.publish(KEY, a_message(1))
+    await raw.script_flush()
+
+    await queue.publish(KEY, a_message(2))
+
+    deliveries = queue.consume([KEY], prefetch=2)
+    assert sorted([run_id_of(await take(deliveries)) for _ in range(2)]) == [1, 2]
+
+
 async def test_a_held_message_is_not_reclaimed_while_its_holder_lives(open_queue: Opener) -> None:
     holder, other = await open_queue(), await open_queue()
     await holder.publish(KEY, a_message(1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from scheduler_application import RunLifecycle, SchedulerService, SchedulingPolicy, TaskControl
 from scheduler_domain import (
     CancelRun,
+    Message,
     MisfirePolicy,
     Priority,
     RunDispatch,
@@ -38,6 +40,25 @@ SECOND = timedelta(seconds=1)
 
 def runs_of(runs: FakeTaskRunRepository, task: Task) -> list[TaskRun]:
     return sorted((r for r in runs.rows.values() if r.task_id == task.id), key=lambda r: r.id)
+
+
+class HeldQueue(FakeMessageQueue):
+    """The fake queue, holding every publish until `gate` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def publish(self, routing_key: str, message: Message, *, priority: int = 0) -> None:
+        self.waiting += 1
+        await self.gate.wait()
+        await super().publish(routing_key, message, priority=priority)
+
+    async def in_flight(self, count: int) -> None:
+        async with asyncio.timeout(2):
+            while self.waiting < count:
+                await asyncio.sleep(0)
 
 
 class TestFireDueSchedules:
@@ -288,6 +309,28 @@ class TestDispatchPending:
         queue.fail_publish = None
         assert len(await scheduler.dispatch_pending()) == 3
         assert len(queue.published) == 3
+
+    async def test_the_runs_of_a_batch_are_published_all_at_once(
+        self,
+        tasks: FakeTaskRepository,
+        runs: FakeTaskRunRepository,
+        lifecycle: RunLifecycle,
+        clock: FakeClock,
+        policy: SchedulingPolicy,
+        task_control: TaskControl,
+    ) -> None:
+        queue = HeldQueue()
+        scheduler = SchedulerService(
+            tasks=tasks, runs=runs, queue=queue, lifecycle=lifecycle, clock=clock, policy=policy
+        )
+        for name in ("a", "b", "c"):
+            await pending_run(task_control, name=name)
+
+        dispatching = asyncio.create_task(scheduler.dispatch_pending())
+        await queue.in_flight(3)  # none waited for another: a queue can share their round trips
+        queue.gate.set()
+
+        assert len(await dispatching) == 3
 
     async def test_a_batch_says_whether_its_claim_was_full(
         self,

@@ -370,3 +370,50 @@ def test_a_worker_with_impossible_settings_is_refused(
         harness.build(**overrides)
 
     assert raised.value.errors[0].field == field
+
+
+class InformingReporter(FakeRunReporter):
+    """A reporter whose start only informs (as the queue reporter's); starts wait on `gate`."""
+
+    confirms_start = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
+        await self.gate.wait()
+        return await super().start(run_id, attempt, worker_id)
+
+
+async def test_a_run_goes_ahead_while_a_start_that_only_informs_is_reported(harness, wait_until) -> None:
+    reporter = InformingReporter()
+    harness.start(reporter=reporter)
+    message = await harness.dispatch(7)
+
+    await wait_until(lambda: harness.executor.started == [7])  # the start report is still held
+    assert reporter.started == []
+    harness.executor.release(7)
+    await asyncio.sleep(0.05)
+    assert reporter.finished == []  # the end waits for its start to be reported
+    reporter.gate.set()
+
+    await wait_until(lambda: harness.queue.settled(message) == ["ack"])
+    assert reporter.started == [(7, 1, "w1")]
+    assert reporter.outcome_of(7) == harness.executor.outcome
+
+
+async def test_a_start_that_only_informs_and_cannot_be_reported_leaves_the_end_to_say_it(
+    harness, wait_until
+) -> None:
+    reporter = FlakyReporter(outages=10)
+    reporter.confirms_start = False
+    reporter.outages["finish"] = 0
+    harness.start(reporter=reporter, report_retries=1)
+    message = await harness.dispatch(7)
+    await wait_until(lambda: harness.executor.started == [7])
+    harness.executor.release(7)
+
+    await wait_until(lambda: harness.queue.settled(message) == ["ack"])
+    assert reporter.started == []
+    assert reporter.outcome_of(7) == harness.executor.outcome

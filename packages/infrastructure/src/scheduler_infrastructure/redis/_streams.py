@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from scheduler_errors import Unavailable
@@ -41,14 +42,25 @@ class GroupStreams:
     async def add_many(self, entries: Sequence[tuple[Stream, bytes]]) -> list[BaseException | None]:
         """Append messages in one round trip; per message, None or why it was refused
         (`Unavailable` when its stream already holds `max_stream_length`)."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for stream, data in entries:
-                await self._publish(keys=[stream.name], args=[self._max_stream_length, data, 0], client=pipe)
-            replies = await pipe.execute(raise_on_error=False)
+        replies = await self._publish_all(entries)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            # A restarted server forgot the script: load it, send again what it refused.
+            await self.client.script_load(PUBLISH)
+            again = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            for index, reply in zip(again, await self._publish_all([entries[i] for i in again]), strict=True):
+                replies[index] = reply
         return [
             self._refusal(stream, reply) if isinstance(reply, Exception) else None
             for (stream, _), reply in zip(entries, replies, strict=True)
         ]
+
+    async def _publish_all(self, entries: Sequence[tuple[Stream, bytes]]) -> list[Any]:
+        # EVALSHA by hand: a pipeline given the script object asks `SCRIPT EXISTS` first, one
+        # more round trip on every publish.
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream, data in entries:
+                pipe.evalsha(self._publish.sha, 1, stream.name, self._max_stream_length, data, 0)
+            return list(await pipe.execute(raise_on_error=False))
 
     def _refusal(self, stream: Stream, error: Exception) -> BaseException:
         if isinstance(error, ResponseError) and str(error).startswith("FULL"):
