@@ -84,8 +84,11 @@ class Cluster:
             if keys:
                 client.delete(*keys)
 
-    def start_worker(self, *, worker_id: str, concurrency: int) -> subprocess.Popen[bytes]:
-        """A `scheduler worker` process serving Python tasks, once it has registered."""
+    def start_worker(
+        self, *, worker_id: str, concurrency: int, python_processes: int = 0
+    ) -> subprocess.Popen[bytes]:
+        """A `scheduler worker` process serving Python tasks, once it has registered
+        (`python_processes` 0: as many as `concurrency`)."""
         process = self._start(
             "worker",
             "--worker-id",
@@ -95,6 +98,7 @@ class Cluster:
             extra={
                 "SCHEDULER_WORKER__API_KEY": self.worker_key,
                 "SCHEDULER_WORKER__CONCURRENCY": str(concurrency),
+                "SCHEDULER_WORKER__PYTHON_PROCESSES": str(python_processes),
                 "SCHEDULER_WORKER__TASK_TYPES": "python",
             },
         )

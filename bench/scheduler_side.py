@@ -9,10 +9,13 @@ namespace, every run recorded in PostgreSQL as always. Tasks are Python tasks ca
 
 * W1: one task, triggered `tasks` times through `POST /tasks/{id}/trigger` by one keep-alive
   client (`enqueue_per_s`); once the dispatcher has queued every run on the broker, a worker
-  starts. Its drain rate counts from the first run seen succeeded to the last, by polling
-  PostgreSQL every 5 ms: `(tasks - first_seen) / (t_last - t_first)`. The worker's peak RSS
-  (alone, and with its Python processes) is sampled every 20 ms from its start to the end.
-* W2: a warm worker; `tasks` triggers one at a time at `rate` per second (absolute deadlines).
+  starts, with concurrency 32 over 4 Python processes (`W1_CONCURRENCY`, `W1_PYTHON_PROCESSES`).
+  Its drain rate counts from the first run seen succeeded to the last, by polling PostgreSQL
+  every 5 ms: `(tasks - first_seen) / (t_last - t_first)`. The worker's peak RSS (alone, and with
+  its Python processes) and the tree's PSS are sampled from its start to the end
+  (`proc_stats.MemorySampler`); its CPU is the tree's user + system time at the end.
+* W2: a warm worker (concurrency 4); `tasks` triggers one at a time at `rate` per second
+  (absolute deadlines).
   Latency is from just before the trigger call to the task's first line (its return value).
 * W3: a warm worker with concurrency `concurrency`; `tasks` runs of `time.sleep(1)` triggered
   as fast as one client can; total from the first trigger until PostgreSQL holds every run
@@ -29,9 +32,10 @@ from proc_stats import MemorySampler, percentile, tree_cpu_seconds, wait_until
 from scheduler_cluster import ApiClient, Cluster
 
 DRAIN_DEADLINE_SECONDS = 300.0
-#: The worker's concurrency in W1: as many runs in hand (and Python processes) as hide the
-#: broker's and the pipe's round trips on two cores.
-W1_CONCURRENCY = 16
+#: The worker in W1, for many short Python tasks on two cores: 32 runs in hand, so reports,
+#: acks and fetches share round trips, over 4 Python processes (more only add switching).
+W1_CONCURRENCY = 32
+W1_PYTHON_PROCESSES = 4
 
 
 def create_task(client: ApiClient, name: str, function: str, timeout_seconds: int = 60) -> int:
@@ -49,7 +53,9 @@ def count(cluster: Cluster, status: str) -> int:
     return int(cluster.sql("SELECT count(*) FROM task_runs WHERE status = %s", status)[0][0])  # type: ignore[call-overload]
 
 
-def run_w1(tasks: int = 20_000, concurrency: int = W1_CONCURRENCY) -> dict[str, float]:
+def run_w1(
+    tasks: int = 20_000, concurrency: int = W1_CONCURRENCY, python_processes: int = W1_PYTHON_PROCESSES
+) -> dict[str, float]:
     with Cluster() as cluster, cluster.client() as client:
         task_id = create_task(client, "noop", "noop")
         started = time.monotonic()
@@ -57,7 +63,9 @@ def run_w1(tasks: int = 20_000, concurrency: int = W1_CONCURRENCY) -> dict[str, 
             trigger(client, task_id)
         enqueue_seconds = time.monotonic() - started
         wait_until(lambda: count(cluster, "queued") == tasks, DRAIN_DEADLINE_SECONDS, 0.05, "runs queued")
-        worker = cluster.start_worker(worker_id="w1", concurrency=concurrency)
+        worker = cluster.start_worker(
+            worker_id="w1", concurrency=concurrency, python_processes=python_processes
+        )
         with MemorySampler(worker.pid) as memory:
             wait_until(lambda: count(cluster, "succeeded") > 0, DRAIN_DEADLINE_SECONDS, 0.005, "a first run")
             first_at, first_seen = time.monotonic(), count(cluster, "succeeded")
@@ -135,6 +143,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["w1", "w2", "w3"])
     parser.add_argument("--w1-tasks", type=int, default=20_000)
     parser.add_argument("--w1-concurrency", type=int, default=W1_CONCURRENCY)
+    parser.add_argument("--w1-python-processes", type=int, default=W1_PYTHON_PROCESSES)
     parser.add_argument("--w2-tasks", type=int, default=500)
     parser.add_argument("--w2-rate", type=float, default=50.0)
     parser.add_argument("--w3-tasks", type=int, default=200)
@@ -142,7 +151,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if args.only in (None, "w1"):
-        results["w1"] = run_w1(args.w1_tasks, args.w1_concurrency)
+        results["w1"] = run_w1(args.w1_tasks, args.w1_concurrency, args.w1_python_processes)
         print("w1", results["w1"], flush=True)
     if args.only in (None, "w2"):
         results["w2"] = run_w2(args.w2_tasks, args.w2_rate)

@@ -47,12 +47,13 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="W1 and W2 at a tenth of their size")
     parser.add_argument("--w1-concurrency", type=int, default=scheduler_side.W1_CONCURRENCY)
+    parser.add_argument("--w1-python-processes", type=int, default=scheduler_side.W1_PYTHON_PROCESSES)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     workloads: dict[str, tuple[Callable[[], dict[str, float]], Callable[[], dict[str, float]]]] = {
         "w1": (
-            lambda: scheduler_side.run_w1(20_000 // scale, args.w1_concurrency),
+            lambda: scheduler_side.run_w1(20_000 // scale, args.w1_concurrency, args.w1_python_processes),
             lambda: celery_side.run_w1(20_000 // scale),
         ),
         "w2": (lambda: scheduler_side.run_w2(500 // scale), lambda: celery_side.run_w2(500 // scale)),

@@ -106,7 +106,10 @@ def dispatcher(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--worker-id", default=None, help="Defaults to <hostname>-<pid>.")
 @click.option("--task-types", default=None, help="Comma-separated, e.g. shell,http,python.")
-@click.option("--concurrency", type=int, default=None)
+@click.option("--concurrency", type=int, default=None, help="Runs executed at once.")
+@click.option(
+    "--python-processes", type=int, default=None, help="Processes for Python tasks (default: --concurrency)."
+)
 @click.option("--api-url", default=None)
 @click.option("--api-key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.pass_context
@@ -115,6 +118,7 @@ def worker(
     worker_id: str | None,
     task_types: str | None,
     concurrency: int | None,
+    python_processes: int | None,
     api_url: str | None,
     api_key_file: Path | None,
 ) -> None:
@@ -123,6 +127,7 @@ def worker(
         "worker.worker_id": worker_id or _worker_id_override(),
         "worker.task_types": task_types.split(",") if task_types else None,
         "worker.concurrency": concurrency,
+        "worker.python_processes": python_processes,
         "worker.api_url": api_url,
         "worker.api_key": api_key_file.read_text().strip() if api_key_file else None,
     }

@@ -28,7 +28,7 @@ async def executor_registry(
     settings = config.worker
     client = httpx.AsyncClient()
     python = PythonExecutor(
-        pool_size=settings.concurrency,
+        pool_size=settings.python_processes or settings.concurrency,
         kill_grace_seconds=settings.kill_grace_seconds,
         result_limit_bytes=settings.output_limit_bytes,
         base_environment=base_environment,

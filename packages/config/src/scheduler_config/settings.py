@@ -76,6 +76,9 @@ class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     worker_id: str = ""
     task_types: tuple[str, ...] = ("shell", "http", "python", "custom")
     concurrency: int = 4
+    #: How many processes run Python tasks; 0: as many as `concurrency`. Fewer lets many short
+    #: runs be in hand (and share round trips) without a process each; a run waits for a free one.
+    python_processes: int = 0
     output_limit_bytes: int = 1024 * 1024
     kill_grace_seconds: float = 5.0
     drain_grace_seconds: float = 10.0
@@ -144,6 +147,10 @@ def _check(config: AppConfig) -> None:
         raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
     if config.worker.concurrency < 1:
         raise InvalidInput.for_field("worker.concurrency", "must be at least 1")
+    if config.worker.python_processes < 0:
+        raise InvalidInput.for_field(
+            "worker.python_processes", "must not be negative (0: as many as concurrency)"
+        )
     for name in _POSITIVE_DISPATCHER_SECONDS:
         if getattr(config.dispatcher, name) <= 0:
             raise InvalidInput.for_field(f"dispatcher.{name}", "must be positive")
