@@ -21,3 +21,9 @@ def first_line() -> float:
 def sleep_one() -> None:
     """One second of `time.sleep`."""
     time.sleep(1)
+
+
+def wall_clock() -> float:
+    """The moment its first line ran, on the wall clock (`time.time()`), to compare with the
+    timestamps PostgreSQL records."""
+    return time.time()

@@ -105,6 +105,10 @@ class Cluster:
         wait_until(lambda: self._registered(worker_id, process), STARTUP_SECONDS, 0.02, "the worker")
         return process
 
+    def processes(self, role: str) -> list[subprocess.Popen[bytes]]:
+        """The cluster's running processes of `role` (`api`, `dispatcher`, `worker`)."""
+        return [process for process in self._processes if list(process.args)[3] == role]  # type: ignore[arg-type]
+
     def stop_process(self, process: subprocess.Popen[bytes]) -> None:
         """Stop one of the cluster's processes now."""
         stop(process)
