@@ -8,11 +8,12 @@ Tokens are Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`) under the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from scheduler_errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 SECRET_KEY_VAR = "SCHEDULER_SECRET_KEY"  # noqa: S105 - the name of the variable, not a secret
 PREFIX = "enc:v1:"
@@ -20,6 +21,8 @@ PREFIX = "enc:v1:"
 
 def new_key() -> str:
     """A fresh random key for `SCHEDULER_SECRET_KEY`."""
+    from cryptography.fernet import Fernet  # see `_fernet`
+
     return Fernet.generate_key().decode()
 
 
@@ -45,6 +48,8 @@ def decrypt_tree(settings: Mapping[str, Any], key: str | None, *, path: str = ""
 def _decrypt(token: str, key: str | None, field: str) -> str:
     if not key:
         raise InvalidInput.for_field(field, f"is encrypted, but {SECRET_KEY_VAR} is not set")
+    from cryptography.fernet import InvalidToken  # see `_fernet`
+
     try:
         return _fernet(key).decrypt(token.removeprefix(PREFIX).encode()).decode()
     except InvalidToken as exc:
@@ -52,6 +57,10 @@ def _decrypt(token: str, key: str | None, field: str) -> str:
 
 
 def _fernet(key: str) -> Fernet:
+    # Imported on use: the OpenSSL bindings cost every process 8 MB, and only settings that
+    # hold `enc:v1:` values need them.
+    from cryptography.fernet import Fernet
+
     try:
         return Fernet(key.encode())
     except ValueError as exc:
