@@ -26,8 +26,18 @@ async def test_the_python_pool_has_the_configured_size(settings: dict[str, str],
     async with registry as executors:
         python = executors.get("python")
         assert isinstance(python, PythonExecutor)
+        assert len(python.pids) == processes  # started with the worker, before any run
 
         outcome = await python.execute(PID)
 
         assert outcome.status is RunStatus.SUCCEEDED
         assert len(python.pids) == processes
+
+
+async def test_a_process_that_serves_no_python_tasks_starts_no_python_processes() -> None:
+    config = load_config({"SCHEDULER_WORKER__TASK_TYPES": "shell,http"})
+    registry = contextlib.asynccontextmanager(executor_registry)(config, dict(os.environ))
+    async with registry as executors:
+        python = executors.get("python")
+        assert isinstance(python, PythonExecutor)
+        assert python.pids == frozenset()

@@ -23,6 +23,8 @@ async def executor_registry(
 ) -> AsyncIterator[ExecutorRegistry]:
     """The executors, with the HTTP client and the Python process pool they own closed at the end.
 
+    The Python processes start at once when the process serves Python tasks.
+
     Commands and functions start from `base_environment` (without the scheduler's credentials).
     """
     settings = config.worker
@@ -40,6 +42,8 @@ async def executor_registry(
     )
     http = HttpExecutor(client=client, response_limit_bytes=settings.output_limit_bytes)
     try:
+        if "python" in settings.task_types:
+            python.start()  # warm before the first run, not during it
         yield ExecutorRegistry([shell, http, python, *discover_executors()])
     finally:
         await python.close()

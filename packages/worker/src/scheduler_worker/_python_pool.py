@@ -190,6 +190,10 @@ class ProcessPool:
         """The ids of the pool's processes (empty before first use and after `close`)."""
         return frozenset(process.pid for process in self._processes)
 
+    def start(self) -> None:
+        """Start the processes now rather than on first use; `OSError` if one cannot start."""
+        self._fill()
+
     async def run(self, call: Call) -> Reply:
         """Run `call` in a free process; `PoolClosed`, `ProcessDied`, `OSError` when no process
         can be started, or the awaiting task's cancellation, after which the process running

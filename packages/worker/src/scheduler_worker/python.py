@@ -46,7 +46,7 @@ class PythonExecutor:
     names them (not through `**kwargs`, which many functions pass on), so plain functions need
     not know about the scheduler. A task's own arguments may not use those two names.
 
-    Processes are forked on first use by multiprocessing's fork server (which has imported
+    Processes are forked on first use (or at `start`) by multiprocessing's fork server (which has imported
     nothing of the worker but this executor's child side), inherit this process's `sys.path`
     and working directory, and start from `base_environment` (default: this process's
     environment). Module state lives on between the calls a process serves. `close` stops them all.
@@ -107,6 +107,12 @@ class PythonExecutor:
         except OSError as exc:
             return _failed(f"cannot start a Python process: {exc}")
         return _outcome(reply, _since(started))
+
+    def start(self) -> None:
+        """Start the pool's processes now, so the first run does not wait for them (the fork
+        server's own start holds this thread once, for about 0.1 s); `OSError` if one cannot
+        start. Without it they start on the first run."""
+        self._pool.start()
 
     async def close(self) -> None:
         """Stop every process of the pool (running calls fail); the executor then runs nothing."""
