@@ -34,6 +34,47 @@ _STALE_WAITING = (
     "SELECT * FROM task_runs WHERE waiting AND updated_at < %(before)s ORDER BY id LIMIT %(limit)s"
 )
 _UPDATE_IF_RETURNING = _UPDATE_IF + " RETURNING id"
+#: The SQL type of each column of `task_runs`, to pass a batch of rows as one array per column.
+_COLUMN_TYPES = {
+    "id": "bigint",
+    "task_id": "bigint",
+    "attempt": "integer",
+    "status": "text",
+    "trigger": "text",
+    "task_type": "text",
+    "priority": "text",
+    "priority_rank": "smallint",
+    "timeout_seconds": "integer",
+    "arguments": "jsonb",
+    "idempotency_key": "text",
+    "worker_id": "text",
+    "scheduled_for": "timestamptz",
+    "queued_at": "timestamptz",
+    "started_at": "timestamptz",
+    "completed_at": "timestamptz",
+    "cancel_requested_at": "timestamptz",
+    "result": "jsonb",
+    "error_message": "text",
+    "exit_code": "integer",
+    "retry_count": "integer",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+    "wave_id": "bigint",
+    "waiting": "boolean",
+    "expected": "text",
+}
+_BATCH_FIELDS = ("id", "expected", *COLUMNS)
+# Every change of a batch in one statement: the rows come as one array per column, and each row
+# is stored only if it still has the expected status and attempt (as `_UPDATE_IF`).
+_UPDATE_BATCH_IF = (
+    "UPDATE task_runs AS t SET "  # noqa: S608 - column names only, from COLUMNS
+    + ", ".join(f"{c} = v.{c}" for c in COLUMNS)
+    + " FROM unnest("
+    + ", ".join(f"%({c})s::{_COLUMN_TYPES[c]}[]" for c in _BATCH_FIELDS)
+    + ") AS v("
+    + ", ".join(_BATCH_FIELDS)
+    + ") WHERE t.id = v.id AND t.status = v.expected AND t.attempt = v.attempt RETURNING t.id"
+)
 _SAME_KEY = "SELECT * FROM task_runs WHERE task_id = %(task_id)s AND idempotency_key = %(key)s"
 _SAME_FIRE = """
 SELECT * FROM task_runs WHERE task_id = %(task_id)s AND scheduled_for = %(fire)s AND trigger = 'schedule'
@@ -156,17 +197,18 @@ class PostgresTaskRunRepository:
         return {run.id: run for run in map(run_of, rows)}
 
     async def transition_many(self, changes: Sequence[RunTransition]) -> list[TaskRun | None]:
-        """Apply each conditional change in one transaction: the UPDATEs pipelined in one round
-        trip (in id order, so that concurrent batches lock rows in the same order and cannot
-        deadlock), then one INSERT of the follow-ups whose change applied."""
+        """Apply each conditional change in one transaction: one UPDATE for the whole batch (its
+        rows in id order, so that concurrent batches lock rows in the same order), then one
+        INSERT of the follow-ups whose change applied."""
         if not changes:
             return []
         order = sorted(range(len(changes)), key=lambda index: changes[index].run.id)
-        params = [{**params_of(changes[i].run), "expected": changes[i].expected.value} for i in order]
+        rows = [{**params_of(changes[i].run), "expected": changes[i].expected.value} for i in order]
+        columns = {field: [row[field] for row in rows] for field in _BATCH_FIELDS}
 
         async def move(session: Session) -> list[TaskRun | None]:
-            updated = await session.fetch_each(_UPDATE_IF_RETURNING, params)
-            moved = {i for i, rows in zip(order, updated, strict=True) if rows}
+            updated = {row["id"] for row in await session.fetch_all(_UPDATE_BATCH_IF, columns)}
+            moved = {i for i in order if changes[i].run.id in updated}
             follow_ups = [changes[i].follow_up for i in order if i in moved]
             await insert_runs(session, [run for run in follow_ups if run is not None])
             return [change.run if i in moved else None for i, change in enumerate(changes)]
