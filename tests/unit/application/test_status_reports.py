@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scheduler_application import ReportResult, RunLifecycle, StatusReport, StatusReports
+from scheduler_application import ReportResult, RunLifecycle, StatusReports
 from scheduler_domain import (
     CancelRun,
     RunFinished,
@@ -16,6 +16,7 @@ from scheduler_domain import (
     RunStarted,
     RunStatus,
     RunTransition,
+    StatusReport,
     TaskRun,
     Trigger,
     worker_command_key,

@@ -8,7 +8,7 @@ from scheduler_application.audit import AuditTrail
 from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.leadership import DISPATCHER_LEASE, Leadership
 from scheduler_application.recovery import WaveRecovery, WorkerRecovery
-from scheduler_application.reports import ReportResult, StatusReport, StatusReports
+from scheduler_application.reports import ReportResult, StatusReports
 from scheduler_application.runs import RunControl, RunLifecycle
 from scheduler_application.scheduling import SchedulerService, SchedulingPolicy
 from scheduler_application.tasks import EDITABLE_FIELDS, TaskControl
@@ -27,7 +27,6 @@ __all__ = [
     "RunLifecycle",
     "SchedulerService",
     "SchedulingPolicy",
-    "StatusReport",
     "StatusReports",
     "TaskControl",
     "WaveRecovery",

@@ -9,10 +9,10 @@ from scheduler_application.runs import RunLifecycle
 from scheduler_domain import (
     CancelRun,
     Message,
-    RunFinished,
     RunStarted,
     RunStatus,
     RunTransition,
+    StatusReport,
     Task,
     TaskRepository,
     TaskRun,
@@ -21,9 +21,6 @@ from scheduler_domain import (
 )
 from scheduler_errors import NotFound, Unavailable
 from scheduler_foundation import Clock, MessageQueue
-
-#: What a worker reports about a run it took.
-StatusReport = RunStarted | RunFinished
 
 #: Reads and writes a batch may take when its runs keep changing under it (cancels, sweeps).
 MAX_ROUNDS = 3

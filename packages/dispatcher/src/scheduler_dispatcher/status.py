@@ -6,8 +6,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 
-from scheduler_application import StatusReport, StatusReports
-from scheduler_domain import RunFinished, RunReports, RunStarted
+from scheduler_application import StatusReports
+from scheduler_domain import RunFinished, RunReports, RunStarted, StatusReport
 from scheduler_errors import InvalidInput, Unavailable
 from scheduler_foundation import Delivery, MessageQueue
 

@@ -66,6 +66,10 @@ class RunFinished(Struct, frozen=True, kw_only=True, tag="status.finished"):
     at: datetime
 
 
+#: What a worker reports about a run it took.
+StatusReport = RunStarted | RunFinished
+
+
 class RunReports(Struct, frozen=True, kw_only=True, tag="status.reports"):
     """Several status reports of one worker in one message: what it had to say at one moment.
 
@@ -73,7 +77,7 @@ class RunReports(Struct, frozen=True, kw_only=True, tag="status.reports"):
     applied in their order, as if they had come one by one.
     """
 
-    reports: list[RunStarted | RunFinished]
+    reports: list[StatusReport]
 
 
 Payload = RunDispatch | CancelRun | RunStarted | RunFinished | RunReports

@@ -6,15 +6,21 @@ from collections.abc import Sequence
 
 import msgspec
 
-from scheduler_domain import STATUS_RUNS, Message, RunFinished, RunOutcome, RunReports, RunStarted
+from scheduler_domain import (
+    STATUS_RUNS,
+    Message,
+    RunFinished,
+    RunOutcome,
+    RunReports,
+    RunStarted,
+    StatusReport,
+)
 from scheduler_foundation import Clock, Coalescer, MessageQueue
 
 #: The most reports one status message carries.
 MAX_REPORTS_PER_MESSAGE = 256
 
 _ENCODE = msgspec.json.Encoder().encode
-
-Report = RunStarted | RunFinished
 
 
 class QueueRunReporter:
@@ -34,7 +40,7 @@ class QueueRunReporter:
     def __init__(self, *, queue: MessageQueue, clock: Clock) -> None:
         self._queue = queue
         self._clock = clock
-        self._outbox: Coalescer[Report] = Coalescer(self._publish, max_batch=MAX_REPORTS_PER_MESSAGE)
+        self._outbox: Coalescer[StatusReport] = Coalescer(self._publish, max_batch=MAX_REPORTS_PER_MESSAGE)
 
     async def start(self, run_id: int, attempt: int, worker_id: str) -> bool:
         """Report that the run started here; always True."""
@@ -56,7 +62,7 @@ class QueueRunReporter:
             report = RunFinished(run_id=run_id, attempt=attempt, worker_id=worker_id, outcome=bare, at=at)
         await self._outbox.submit(report)
 
-    async def _publish(self, reports: Sequence[Report]) -> None:
+    async def _publish(self, reports: Sequence[StatusReport]) -> None:
         """Send `reports` as one message; `Unavailable` when the broker does not take it."""
         first = reports[0]
         payload = first if len(reports) == 1 else RunReports(reports=list(reports))

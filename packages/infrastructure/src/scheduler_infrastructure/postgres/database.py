@@ -62,17 +62,6 @@ class Session:
         cursor = await self._connection.execute(sql, params)
         return cursor.rowcount
 
-    async def fetch_each(self, sql: str, params_seq: Sequence[Params]) -> list[list[Row]]:
-        """The rows of each execution of `sql`, one per parameter set, pipelined in one round trip."""
-        if not params_seq:
-            return []
-        cursor = self._connection.cursor()
-        await cursor.executemany(sql, params_seq, returning=True)
-        results = [await cursor.fetchall()]
-        while cursor.nextset():
-            results.append(await cursor.fetchall())
-        return results
-
     async def script(self, sql: str) -> None:
         """Run a script of several statements (no parameters), as a migration does."""
         await self._connection.execute(sql, prepare=False)
@@ -182,7 +171,8 @@ class PostgresDatabase:
         """
         for attempt in range(1, attempts + 1):
             try:
-                return await self._run_once(work, transaction=transaction)
+                async with self._checkout(transaction=transaction) as session:
+                    return await work(session)
             except _TRANSIENT as exc:
                 if attempt == attempts:
                     raise Unavailable(
@@ -195,21 +185,10 @@ class PostgresDatabase:
             await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 - jitter, not secrets
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _run_once(self, work: Callable[[Session], Awaitable[T]], *, transaction: bool) -> T:
-        # getconn/putconn rather than `pool.connection()`: this is the path of every statement, and
-        # the context managers cost more than the statement's own Python. The pool rolls back
-        # whatever a returned connection left open.
-        connection = await self._pool.getconn()
-        try:
-            if not transaction:
-                return await work(Session(connection))
-            async with connection.transaction():
-                return await work(Session(connection))
-        finally:
-            await self._pool.putconn(connection)
-
     @contextlib.asynccontextmanager
     async def _checkout(self, *, transaction: bool) -> AsyncIterator[Session]:
+        # getconn/putconn rather than `pool.connection()`, a context manager of its own, on the
+        # path of every statement. The pool rolls back whatever a returned connection left open.
         connection = await self._pool.getconn()
         try:
             if not transaction:

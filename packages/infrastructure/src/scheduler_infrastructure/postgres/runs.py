@@ -33,7 +33,6 @@ _GET_MANY = "SELECT * FROM task_runs WHERE id = ANY(%(ids)s)"
 _STALE_WAITING = (
     "SELECT * FROM task_runs WHERE waiting AND updated_at < %(before)s ORDER BY id LIMIT %(limit)s"
 )
-_UPDATE_IF_RETURNING = _UPDATE_IF + " RETURNING id"
 #: The SQL type of each column of `task_runs`, to pass a batch of rows as one array per column.
 _COLUMN_TYPES = {
     "id": "bigint",

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "scheduler_dispatch"
 #: The longest channel name PostgreSQL keeps (NAMEDATALEN - 1).
 _MAX_CHANNEL = 63
+#: The channel of the schema a connection works in, from the base name and the longest name kept.
+_SCHEMA_CHANNEL = "left(%s || '.' || current_schema(), %s)"
 #: Seconds between two NOTIFYs at most once: the wake-ups asked for meanwhile go out as one.
 MIN_INTERVAL = 0.005
 
@@ -103,7 +105,7 @@ class PostgresWakeup:
         try:
             async with self._db.session() as session:
                 await session.execute(
-                    "SELECT pg_notify(left(%s || '.' || current_schema(), %s), '')",
+                    f"SELECT pg_notify({_SCHEMA_CHANNEL}, '')",
                     [self._channel, _MAX_CHANNEL],
                 )
         except SchedulerError as exc:
@@ -112,9 +114,7 @@ class PostgresWakeup:
 
 async def schema_channel(connection: Connection, base: str = CHANNEL) -> str:
     """`<base>.<schema>`: the channel of the schema `connection` works in, as NOTIFY names it."""
-    cursor = await connection.execute(
-        "SELECT left(%s || '.' || current_schema(), %s) AS channel", [base, _MAX_CHANNEL]
-    )
+    cursor = await connection.execute(f"SELECT {_SCHEMA_CHANNEL} AS channel", [base, _MAX_CHANNEL])
     row = await cursor.fetchone()
     if row is None:  # pragma: no cover - a SELECT of one value always has its row
         raise RuntimeError("no current schema")
