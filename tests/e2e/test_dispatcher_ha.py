@@ -99,10 +99,19 @@ def holder_of(process: RoleProcess) -> str | None:
     return gained[-1]["holder"] if gained else None
 
 
+def leader_among(processes: list[RoleProcess], holder: str) -> RoleProcess:
+    """The process that holds the lease as `holder`; it logs so just after the lease is committed."""
+    return wait_for(
+        lambda: next((process for process in processes if holder_of(process) == holder), None),
+        timeout=5,
+        what=f"the process holding the lease as {holder} to log its leadership",
+    )
+
+
 def test_another_dispatcher_takes_over_when_the_leader_is_killed(cluster: Cluster) -> None:
     dispatchers = cluster.start("dispatcher", 3)
     holder, _ = wait_for(cluster.lease, timeout=10, what="a dispatcher to take the lease")
-    leader = next(d for d in dispatchers if holder_of(d) == holder)
+    leader = leader_among(dispatchers, holder)
     others = [d for d in dispatchers if d is not leader]
 
     assert leader.process is not None
@@ -119,7 +128,7 @@ def test_another_dispatcher_takes_over_when_the_leader_is_killed(cluster: Cluste
     # the dead leader had renewed at most RENEW_INTERVAL before the kill; a standby asks every
     # RENEW_INTERVAL, so it holds the lease at most one interval after the old one expired
     assert took_over_after < LEASE_SECONDS + RENEW_INTERVAL + 0.5, took_over_after
-    successor = next(d for d in others if holder_of(d) == new_holder)
+    successor = leader_among(others, new_holder)
     assert successor.process is not None
     assert successor.process.poll() is None
 
