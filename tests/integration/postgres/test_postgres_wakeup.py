@@ -1,38 +1,117 @@
-"""LISTEN/NOTIFY wake-ups reach a dispatcher waiting in another connection pool (another process)."""
+"""LISTEN/NOTIFY wake-ups: the commit that makes a run claimable wakes dispatchers in other pools.
+
+The NOTIFY comes from the triggers of migration 0005, in the writing transaction itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
-from scheduler_infrastructure import PostgresDatabase, PostgresWakeup
-from scheduler_infrastructure.postgres.database import Connection
+from scheduler_domain import RunStatus, TaskRun
+from scheduler_infrastructure import (
+    PostgresDatabase,
+    PostgresTaskRepository,
+    PostgresTaskRunRepository,
+    PostgresWakeup,
+    migrate_postgres,
+)
+from scheduler_infrastructure.postgres.database import Connection, Session
+from scheduler_infrastructure.postgres.runs import insert_runs
 from scheduler_infrastructure.postgres.wakeup import schema_channel
+from scheduler_testing import a_task
 from tests.integration.postgres.server import fresh_schema, migrated_database, open_database
 
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
-async def test_a_notify_from_one_pool_wakes_a_waiter_on_another() -> None:
+
+async def a_task_id(db: PostgresDatabase) -> int:
+    return (await PostgresTaskRepository(db=db).add(a_task())).id
+
+
+@contextlib.asynccontextmanager
+async def listening(db: PostgresDatabase) -> AsyncIterator[Connection]:
+    """A connection LISTENing on the schema's dispatch channel, as a dispatcher's."""
+    listener = await db.dedicated_connection()
+    try:
+        await listener.execute(f'LISTEN "{await schema_channel(listener)}"')
+        yield listener
+    finally:
+        await listener.close()
+
+
+async def _heard(listener: Connection, within: float) -> int:
+    """How many NOTIFYs arrive on `listener` within `within` seconds."""
+    return len([note async for note in listener.notifies(timeout=within)])
+
+
+async def test_storing_a_pending_run_wakes_a_dispatcher_on_another_pool() -> None:
     async with (
         fresh_schema() as schema,
         open_database(schema, max_size=2) as api_pool,
         open_database(schema, max_size=2) as dispatcher_pool,
     ):
-        api_side, dispatcher_side = PostgresWakeup(db=api_pool), PostgresWakeup(db=dispatcher_pool)
+        await migrate_postgres(api_pool)
+        runs, task_id = PostgresTaskRunRepository(db=api_pool), await a_task_id(api_pool)
+        dispatcher_side = PostgresWakeup(db=dispatcher_pool)
         try:
-            assert await dispatcher_side.wait(0.05) is False  # starts listening; nothing sent yet
+            assert await dispatcher_side.wait(0.05) is False  # starts listening; nothing stored yet
             waiting = asyncio.create_task(dispatcher_side.wait(10))
             started = time.monotonic()
 
-            api_side.notify()
+            await runs.add(TaskRun(task_id=task_id))
 
             assert await asyncio.wait_for(waiting, 5) is True
             assert time.monotonic() - started < 2
         finally:
-            await api_side.close()
             await dispatcher_side.close()
 
 
-async def test_a_notify_wakes_only_the_dispatchers_of_its_own_schema(db: PostgresDatabase) -> None:
+async def test_only_claimable_runs_wake_and_a_batch_wakes_once(db: PostgresDatabase) -> None:
+    runs = PostgresTaskRunRepository(db=db)
+    task_id = await a_task_id(db)
+    async with listening(db) as listener:
+        await runs.add(TaskRun(task_id=task_id, status=RunStatus.SUCCEEDED))
+        await runs.add(TaskRun(task_id=task_id, waiting=True))
+        assert await _heard(listener, 0.3) == 0
+
+        await db.run(lambda session: insert_runs(session, [TaskRun(task_id=task_id) for _ in range(20)]))
+        assert await _heard(listener, 0.3) == 1  # one transaction, one notification
+
+
+async def test_a_run_released_by_its_upstreams_wakes_and_a_requeue_does_not(db: PostgresDatabase) -> None:
+    runs = PostgresTaskRunRepository(db=db)
+    task_id = await a_task_id(db)
+    held = await runs.add(TaskRun(task_id=task_id, waiting=True))
+    queued = await runs.add(TaskRun(task_id=task_id, status=RunStatus.QUEUED))
+    async with listening(db) as listener:
+        await runs.transition(queued.requeued(T0), expected=RunStatus.QUEUED)
+        assert await _heard(listener, 0.3) == 0
+
+        await runs.settle_waiting([held.released(T0)])
+        assert await _heard(listener, 0.3) == 1
+
+
+async def test_a_rolled_back_insert_wakes_no_one(db: PostgresDatabase) -> None:
+    task_id = await a_task_id(db)
+
+    async def insert_then_fail(session: Session) -> None:
+        await insert_runs(session, [TaskRun(task_id=task_id)])
+        raise RuntimeError("the write fails after the insert")
+
+    async with listening(db) as listener:
+        with contextlib.suppress(RuntimeError):
+            await db.run(insert_then_fail)
+        assert await _heard(listener, 0.3) == 0
+
+
+async def test_a_run_stored_in_one_schema_wakes_only_the_dispatchers_of_that_schema(
+    db: PostgresDatabase,
+) -> None:
+    task_id = await a_task_id(db)
     async with migrated_database(max_size=2) as other_schema:
         here, elsewhere = PostgresWakeup(db=db), PostgresWakeup(db=other_schema)
         try:
@@ -41,7 +120,7 @@ async def test_a_notify_wakes_only_the_dispatchers_of_its_own_schema(db: Postgre
             waiting_here = asyncio.create_task(here.wait(10))
             waiting_elsewhere = asyncio.create_task(elsewhere.wait(0.5))
 
-            here.notify()
+            await PostgresTaskRunRepository(db=db).add(TaskRun(task_id=task_id))
 
             assert await asyncio.wait_for(waiting_here, 5) is True
             assert await waiting_elsewhere is False
@@ -72,51 +151,12 @@ async def test_a_lost_listener_connection_is_replaced(db: PostgresDatabase) -> N
         assert await wakeup.wait(0.2) is False  # notices the loss, backs off
 
         waiting = asyncio.create_task(wakeup.wait(10))
+        runs, task_id = PostgresTaskRunRepository(db=db), await a_task_id(db)
         async with asyncio.timeout(5):
-            while not waiting.done():  # a NOTIFY sent before the new LISTEN is lost: send until heard
-                wakeup.notify()
+            while not waiting.done():  # a NOTIFY sent before the new LISTEN is lost: store until heard
+                await runs.add(TaskRun(task_id=task_id))
                 await asyncio.sleep(0.05)
 
         assert waiting.result() is True
     finally:
         await wakeup.close()
-
-
-async def _heard(listener: Connection, within: float) -> int:
-    """How many NOTIFYs arrive on `listener` within `within` seconds."""
-    return len([note async for note in listener.notifies(timeout=within)])
-
-
-async def test_a_burst_of_wake_ups_goes_out_as_two_notifies_one_at_once_one_after_the_interval(
-    db: PostgresDatabase,
-) -> None:
-    listener = await db.dedicated_connection()
-    wakeup = PostgresWakeup(db=db, min_interval=0.2)
-    try:
-        await listener.execute(f'LISTEN "{await schema_channel(listener)}"')
-
-        for _ in range(50):
-            wakeup.notify()
-        first = [note async for note in listener.notifies(timeout=5, stop_after=1)]
-        wakeup.notify()  # while the first is out, or within the interval after it
-
-        assert len(first) == 1
-        assert await _heard(listener, 1) == 1  # all the others, as one after the interval
-    finally:
-        await wakeup.close()
-        await listener.close()
-
-
-async def test_close_sends_a_wake_up_still_held_back(db: PostgresDatabase) -> None:
-    listener = await db.dedicated_connection()
-    wakeup = PostgresWakeup(db=db, min_interval=0.05)
-    try:
-        await listener.execute(f'LISTEN "{await schema_channel(listener)}"')
-        wakeup.notify()
-        wakeup.notify()
-
-        await wakeup.close()
-
-        assert await _heard(listener, 0.5) == 2
-    finally:
-        await listener.close()
