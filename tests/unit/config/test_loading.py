@@ -56,6 +56,7 @@ def test_env_values_are_typed() -> None:
         ({"SCHEDULER_ADMIN_API_KEY": "short"}, "admin_api_key"),
         ({"SCHEDULER_WORKER__CONCURRENCY": "0"}, "worker.concurrency"),
         ({"SCHEDULER_WORKER__PYTHON_PROCESSES": "-1"}, "worker.python_processes"),
+        ({"SCHEDULER_API__KEY_CACHE_SECONDS": "-1"}, "api.key_cache_seconds"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:

@@ -55,6 +55,9 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     port: int = 8080
     max_body_bytes: int = 1024 * 1024
     metrics_public: bool = True
+    #: How long an API process trusts an API key it has read: a key revoked or expired through
+    #: another process stops working here within this. 0: the store is read on every request.
+    key_cache_seconds: float = 5.0
 
 
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -145,6 +148,8 @@ _POSITIVE_DISPATCHER_SECONDS = (
 def _check(config: AppConfig) -> None:
     if not 1 <= config.api.port <= 65535:
         raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
+    if config.api.key_cache_seconds < 0:
+        raise InvalidInput.for_field("api.key_cache_seconds", "must not be negative (0: no cache)")
     if config.worker.concurrency < 1:
         raise InvalidInput.for_field("worker.concurrency", "must be at least 1")
     if config.worker.python_processes < 0:

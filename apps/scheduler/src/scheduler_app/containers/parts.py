@@ -71,7 +71,12 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         dependencies=dependency_release,
     )
-    access = providers.Singleton(AccessControl, keys=storage.api_keys, clock=core.clock)
+    access = providers.Singleton(
+        AccessControl,
+        keys=storage.api_keys,
+        clock=core.clock,
+        key_cache_ttl=providers.Factory(timedelta, seconds=core.config.provided.api.key_cache_seconds),
+    )
     workers = providers.Singleton(WorkerRegistry, workers=storage.workers, clock=core.clock)
     audit = providers.Singleton(AuditTrail, log=storage.audit_log, clock=core.clock)
     policy = providers.Singleton(
