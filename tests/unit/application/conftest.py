@@ -16,6 +16,7 @@ from scheduler_application import (
     TaskControl,
     WorkerRegistry,
 )
+from scheduler_application.scheduling import PendingRunClaims
 from scheduler_testing import (
     FakeApiKeyRepository,
     FakeClock,
@@ -79,6 +80,12 @@ def policy() -> SchedulingPolicy:
 
 
 @pytest.fixture
+def claims() -> PendingRunClaims | None:
+    """The store's joined claim, if it has one (the fakes do not)."""
+    return None
+
+
+@pytest.fixture
 def scheduler(
     tasks: FakeTaskRepository,
     runs: FakeTaskRunRepository,
@@ -86,9 +93,10 @@ def scheduler(
     lifecycle: RunLifecycle,
     clock: FakeClock,
     policy: SchedulingPolicy,
+    claims: PendingRunClaims | None,
 ) -> SchedulerService:
     return SchedulerService(
-        tasks=tasks, runs=runs, queue=queue, lifecycle=lifecycle, clock=clock, policy=policy
+        tasks=tasks, runs=runs, queue=queue, lifecycle=lifecycle, clock=clock, policy=policy, claims=claims
     )
 
 

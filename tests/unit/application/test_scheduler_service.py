@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
 from scheduler_application import RunLifecycle, SchedulerService, SchedulingPolicy, TaskControl
@@ -40,6 +41,28 @@ SECOND = timedelta(seconds=1)
 
 def runs_of(runs: FakeTaskRunRepository, task: Task) -> list[TaskRun]:
     return sorted((r for r in runs.rows.values() if r.task_id == task.id), key=lambda r: r.id)
+
+
+class ClaimsWithTasks:
+    """A `PendingRunClaims` over the fakes, counting its calls; it can alter the tasks it reads."""
+
+    def __init__(self, runs: FakeTaskRunRepository, tasks: FakeTaskRepository) -> None:
+        self._runs = runs
+        self._tasks = tasks
+        self.calls = 0
+        self.replace_command: str | None = None
+
+    async def claim_pending_with_tasks(
+        self, now: datetime, limit: int
+    ) -> tuple[list[TaskRun], dict[int, Task]]:
+        self.calls += 1
+        claimed = await self._runs.claim_pending(now, limit)
+        read = await self._tasks.get_many({run.task_id for run in claimed})
+        if self.replace_command is not None:
+            read = {
+                key: msgspec.structs.replace(task, command=self.replace_command) for key, task in read.items()
+            }
+        return claimed, read
 
 
 class HeldQueue(FakeMessageQueue):
@@ -389,6 +412,30 @@ class TestDispatchPending:
 
         assert runs.rows[run.id].status is S.CANCELLED
         assert queue.published == []
+
+
+class TestDispatchWithAJoinedClaim:
+    @pytest.fixture
+    def claims(self, runs: FakeTaskRunRepository, tasks: FakeTaskRepository) -> ClaimsWithTasks:
+        return ClaimsWithTasks(runs, tasks)
+
+    async def test_the_store_is_asked_once_and_the_tasks_it_read_are_used(
+        self,
+        scheduler: SchedulerService,
+        claims: ClaimsWithTasks,
+        task_control: TaskControl,
+        queue: FakeMessageQueue,
+    ) -> None:
+        task = await task_control.create(a_task(command="echo stored"))
+        run = await task_control.trigger(task.id)
+        claims.replace_command = "echo as claimed"  # what only the claim's own read of the task says
+
+        await scheduler.dispatch_pending()
+
+        [message] = queue.messages("task.shell")
+        assert isinstance(message.payload, RunDispatch)
+        assert (message.payload.run_id, message.payload.command) == (run.id, "echo as claimed")
+        assert claims.calls == 1  # a claim short of a full batch ends the pass
 
 
 class TestEndOverdueRuns:

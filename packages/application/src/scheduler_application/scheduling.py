@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from scheduler_application.runs import RunLifecycle
 from scheduler_domain import (
@@ -54,12 +54,11 @@ class SchedulingPolicy:
         )
 
 
-@runtime_checkable
 class PendingRunClaims(Protocol):
     """A run store that claims pending runs and reads their tasks at once (one round trip).
 
-    Optional: `SchedulerService` uses it when its `TaskRunRepository` offers it, and otherwise
-    claims with `claim_pending` and reads the tasks with `TaskRepository.get_many`.
+    Optional: `SchedulerService` is given one where the store offers it (PostgreSQL), and
+    otherwise claims with `claim_pending` and reads the tasks with `TaskRepository.get_many`.
     """
 
     async def claim_pending_with_tasks(
@@ -82,14 +81,17 @@ class SchedulerService:
         lifecycle: RunLifecycle,
         clock: Clock,
         policy: SchedulingPolicy,
+        claims: PendingRunClaims | None = None,
     ) -> None:
+        """`claims`, when given, claims the pending runs and reads their tasks in one go (see
+        `PendingRunClaims`); it must work on the same store as `runs` and `tasks`."""
         self._tasks = tasks
         self._runs = runs
         self._queue = queue
         self._lifecycle = lifecycle
         self._clock = clock
         self._policy = policy
-        self._claims = runs if isinstance(runs, PendingRunClaims) else None
+        self._claims = claims
 
     async def fire_due_schedules(self, *, max_batches: int = 50) -> list[TaskRun]:
         """Create one run per due cron fire (exactly one, however many dispatchers race).

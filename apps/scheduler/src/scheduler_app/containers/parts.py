@@ -107,6 +107,7 @@ class UseCases(containers.DeclarativeContainer):
         lifecycle=lifecycle,
         clock=core.clock,
         policy=policy,
+        claims=storage.pending_claims,
     )
     status_reports = providers.Singleton(
         StatusReports,

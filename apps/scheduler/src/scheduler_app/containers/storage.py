@@ -30,6 +30,7 @@ class SqliteStorage(containers.DeclarativeContainer):
     database = providers.Resource(resources.sqlite_database, config)
     tasks = providers.Singleton(SqliteTaskRepository, db=database)
     runs = providers.Singleton(SqliteTaskRunRepository, db=database)
+    pending_claims: providers.Object[None] = providers.Object(None)  # claims, then reads the tasks
     workers = providers.Singleton(SqliteWorkerRepository, db=database)
     api_keys = providers.Singleton(SqliteApiKeyRepository, db=database)
     audit_log = providers.Singleton(SqliteAuditLogRepository, db=database)
@@ -44,6 +45,7 @@ class PostgresStorage(containers.DeclarativeContainer):
     database = providers.Resource(resources.postgres_database, config)
     tasks = providers.Singleton(PostgresTaskRepository, db=database)
     runs = providers.Singleton(PostgresTaskRunRepository, db=database)
+    pending_claims = runs  # claims runs and reads their tasks in one statement
     workers = providers.Singleton(PostgresWorkerRepository, db=database)
     api_keys = providers.Singleton(PostgresApiKeyRepository, db=database)
     audit_log = providers.Singleton(PostgresAuditLogRepository, db=database)
