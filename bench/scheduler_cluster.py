@@ -165,15 +165,21 @@ class ApiClient:
 
     def post(self, path: str, body: dict[str, object] | None = None) -> dict[str, Any]:
         """POST `body` as JSON; the JSON answer, or `RuntimeError` with the problem details."""
-        payload = b"" if body is None else json.dumps(body).encode()
+        return self._request("POST", path, b"" if body is None else json.dumps(body).encode())
+
+    def get(self, path: str) -> dict[str, Any]:
+        """GET `path`; the JSON answer, or `RuntimeError` with the problem details."""
+        return self._request("GET", path, None)
+
+    def _request(self, method: str, path: str, payload: bytes | None) -> dict[str, Any]:
         if time.monotonic() - self._used > self.IDLE_SECONDS:
             self._connection.close()
         self._used = time.monotonic()
-        self._connection.request("POST", f"/api/v1{path}", body=payload, headers=self._headers)
+        self._connection.request(method, f"/api/v1{path}", body=payload, headers=self._headers)
         response = self._connection.getresponse()
         answer = response.read()
         if response.status >= 300:
-            raise RuntimeError(f"POST {path} answered {response.status}: {answer.decode()}")
+            raise RuntimeError(f"{method} {path} answered {response.status}: {answer.decode()}")
         return json.loads(answer)  # type: ignore[no-any-return]
 
     def close(self) -> None:
