@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from scheduler_errors import Unavailable
 from scheduler_infrastructure import RedisStreamsQueue
-from tests.conformance.queues import a_message, nothing_within, run_id_of, take
+from tests.conformance.queues import a_message, nothing_within, run_id_of, take, until
 from tests.integration.brokers.servers import (
     REDIS_URL,
     PrivateRedis,
@@ -229,3 +229,41 @@ async def test_a_server_that_does_not_answer_is_unavailable_and_the_password_sta
 
     assert "hunter2" not in str(raised.value)
     assert "127.0.0.1" in str(raised.value)
+
+
+async def test_a_consumer_that_read_its_streams_to_the_end_waits_for_more_without_fetching_again(
+    tmp_path: Path, namespace: str
+) -> None:
+    server = PrivateRedis(tmp_path / "redis", persistent=False)  # its command counts are ours alone
+    await server.start()
+    queue = await RedisStreamsQueue.connect(server.url, namespace=namespace, block_ms=5_000)
+    stats = Redis.from_url(server.url)
+    try:
+        deliveries = queue.consume([KEY], prefetch=4)
+
+        async def one_message_to_an_idle_consumer(run_id: int) -> None:
+            waiting = asyncio.create_task(take(deliveries))
+            await until(lambda: _blocked_in_xread(stats))  # idle, as a consumer between messages is
+            await queue.publish(KEY, a_message(run_id))
+            await (await waiting).ack()
+
+        await one_message_to_an_idle_consumer(0)  # the scripts loaded, the first look done
+        messages = 10
+        scripts_before = await _script_calls(stats)
+        for run_id in range(1, messages + 1):
+            await one_message_to_an_idle_consumer(run_id)
+
+        fetches = await _script_calls(stats) - scripts_before - messages  # less one publish each
+        assert fetches == messages  # one per message; asking again after each would be twice that
+    finally:
+        await stats.aclose()
+        await queue.close()
+        await server.stop()
+
+
+async def _script_calls(client: Redis) -> int:
+    return int((await client.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def _blocked_in_xread(client: Redis) -> bool:
+    return any(entry["cmd"] == "xread" and "b" in entry["flags"] for entry in await client.client_list())

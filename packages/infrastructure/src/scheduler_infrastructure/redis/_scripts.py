@@ -26,8 +26,9 @@ return redis.call('XADD', KEYS[1], '*', 'message', ARGV[2], 'deliveries', ARGV[3
 #: Per stream: reclaim idle entries of dead consumers (dead-lettering those delivered too often),
 #: then read new ones, until enough are taken. A missing group is created at the start of the
 #: stream (a restarted server may have lost it). Returns {entries, tails}: entries as
-#: {pair index, id, message, deliveries}; when none were taken, the last id of every stream, to
-#: block on with XREAD until something newer arrives.
+#: {pair index, id, message, deliveries}; when fewer than wanted were taken (every stream read to
+#: its end), the last id of every stream, to block on with XREAD until something newer arrives;
+#: else no tails.
 FETCH = """
 local group, consumer = ARGV[1], ARGV[2]
 local want = tonumber(ARGV[3])
@@ -99,7 +100,7 @@ for i = 1, #KEYS, 2 do
 end
 
 local tails = {}
-if #taken == 0 then
+if want > 0 then
   for i = 1, #KEYS, 2 do
     local last = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
     tails[#tails + 1] = last[1] and last[1][1] or '0-0'

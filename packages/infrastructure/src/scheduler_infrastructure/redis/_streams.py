@@ -74,7 +74,8 @@ class GroupStreams:
         self, streams: Sequence[Stream], *, want: int, reclaim: bool
     ) -> tuple[list[Taken], list[bytes]]:
         """Up to `want` entries, best stream first (reclaiming idle ones of dead consumers if
-        `reclaim`); with none, the streams' last ids to wait on."""
+        `reclaim`); with fewer than `want` (every stream read to its end), the streams' last ids
+        to wait on, else no ids."""
         keys = [name for stream in streams for name in (stream.name, stream.dead_letters or stream.name)]
         rows, tails = await self._fetch(
             keys=keys,

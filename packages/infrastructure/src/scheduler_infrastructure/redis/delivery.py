@@ -29,14 +29,16 @@ class Taken:
 
 
 class ConsumerSlots:
-    """One `consume` call's prefetch (how many deliveries it holds unsettled) and when it next
-    looks for entries of dead consumers."""
+    """One `consume` call's prefetch (how many deliveries it holds unsettled), when it next
+    looks for entries of dead consumers, and where the streams ended at its last fetch if it read
+    them all."""
 
     def __init__(self, prefetch: int) -> None:
         self.prefetch = prefetch
         self.in_flight = 0
         self._freed = asyncio.Event()
         self.next_claim = 0.0  # monotonic time of the next look for entries of dead consumers
+        self.tails: list[bytes] | None = None  # where the streams ended when a fetch read them all
 
     @property
     def free(self) -> int:

@@ -205,18 +205,33 @@ class RedisStreamsQueue:
     # ------------------------------------------------------------------ consuming
 
     async def _take(self, streams: list[Stream], slots: ConsumerSlots) -> list[Taken]:
-        """Entries to hand out; with none, block until a stream grows or a reclaim is due."""
+        """Entries to hand out; with none, block until a stream grows or a reclaim is due.
+
+        A fetch that read every stream to its end says where the ends were: the next call blocks
+        on them first rather than asking again for what is not there yet (a fetch is a script of
+        several commands; at a low rate, every message would cost two).
+        """
+        if slots.tails is not None:
+            tails, slots.tails = slots.tails, None
+            await self._wait_for_more(streams, tails, slots)
         fetch = asyncio.ensure_future(self._fetch(streams, slots))
         try:
             taken, tails = await asyncio.shield(fetch)
         except asyncio.CancelledError:
             fetch.add_done_callback(self._return_abandoned)  # the consumer left while Redis answered
             raise
-        if not taken and tails:  # no tails: it took entries, but gave them back (ours, or closing)
-            block_ms = int(min(self._block_ms, (slots.next_claim - time.monotonic()) * 1000))
-            if block_ms >= 1:
-                await self._unless_closed(self._streams.wait_for_more(streams, tails, block_ms))
+        if taken and tails:
+            slots.tails = tails
+        elif tails:  # none taken; with no tails either, it took entries but gave them back (closing)
+            await self._wait_for_more(streams, tails, slots)
         return taken
+
+    async def _wait_for_more(self, streams: list[Stream], tails: list[bytes], slots: ConsumerSlots) -> None:
+        """Block until a stream has an entry past its tail, for `block_ms` at most, and not past the
+        next look for entries of dead consumers."""
+        block_ms = int(min(self._block_ms, (slots.next_claim - time.monotonic()) * 1000))
+        if block_ms >= 1:
+            await self._unless_closed(self._streams.wait_for_more(streams, tails, block_ms))
 
     async def _fetch(self, streams: list[Stream], slots: ConsumerSlots) -> tuple[list[Taken], list[bytes]]:
         now = time.monotonic()
