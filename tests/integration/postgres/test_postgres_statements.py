@@ -22,6 +22,7 @@ from scheduler_domain import (
     RunOutcome,
     RunQuery,
     RunStatus,
+    RunTransition,
     TaskQuery,
     Trigger,
     WorkerInfo,
@@ -128,3 +129,37 @@ async def test_claiming_firing_and_retrying_do_not_grow_with_the_batch(
         == 2
     )
     assert await statements.count(lambda: runs.transition(failed, expected=RunStatus.RUNNING)) == 1
+
+
+async def test_a_batch_of_transitions_opens_a_transaction_only_to_store_follow_ups_with_it(
+    db: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task(name="batch"))
+    queued = [(await runs.add(a_run(task_id=task.id))).queued(T0) for _ in range(4)]
+    for run in queued:
+        await runs.transition(run, expected=RunStatus.PENDING)
+    opened: list[object] = []
+    transaction = psycopg.AsyncConnection.transaction
+
+    def recording(self: psycopg.AsyncConnection[Any], *args: Any, **kwargs: Any) -> Any:
+        opened.append(self)  # a BEGIN and a COMMIT: two round trips more
+        return transaction(self, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "transaction", recording)
+    started = [run.started("w", T0) for run in queued]
+
+    moved = await runs.transition_many([RunTransition(run=run, expected=RunStatus.QUEUED) for run in started])
+
+    assert moved == started
+    assert opened == []  # one UPDATE is atomic by itself
+    failed = started[0].finished(RunOutcome(status=RunStatus.FAILED), T0)
+    retry = msgspec.structs.replace(a_run(task_id=task.id), attempt=2, trigger=Trigger.RETRY)
+
+    await runs.transition_many([RunTransition(run=failed, expected=RunStatus.RUNNING, follow_up=retry)])
+
+    assert len(opened) == 1  # the UPDATE and the INSERT of the retry commit together
+    stored = (await runs.page(RunQuery(limit=10))).items
+    assert sorted((run.attempt, run.status) for run in stored if run.trigger is Trigger.RETRY) == [
+        (2, RunStatus.PENDING)
+    ]

@@ -198,7 +198,8 @@ class PostgresTaskRunRepository:
     async def transition_many(self, changes: Sequence[RunTransition]) -> list[TaskRun | None]:
         """Apply each conditional change in one transaction: one UPDATE for the whole batch (its
         rows in id order, so that concurrent batches lock rows in the same order), then one
-        INSERT of the follow-ups whose change applied."""
+        INSERT of the follow-ups whose change applied. Without follow-ups the UPDATE alone is the
+        transaction (autocommit), which spares the `BEGIN` and `COMMIT` round trips."""
         if not changes:
             return []
         order = sorted(range(len(changes)), key=lambda index: changes[index].run.id)
@@ -212,7 +213,7 @@ class PostgresTaskRunRepository:
             await insert_runs(session, [run for run in follow_ups if run is not None])
             return [change.run if i in moved else None for i, change in enumerate(changes)]
 
-        return await self._db.run(move)
+        return await self._db.run(move, transaction=any(change.follow_up is not None for change in changes))
 
     async def wave_runs(self, wave_id: int) -> list[TaskRun]:
         """The wave's root run and every run carrying its id, by id."""
