@@ -163,6 +163,18 @@ async def test_a_message_carrying_several_reports_is_applied_in_order_and_acked_
     assert world.applier.reports == 6
 
 
+async def test_a_few_reports_at_a_quiet_time_are_applied_without_waiting_for_more() -> None:
+    world = build(linger_seconds=60)
+    runs = await world.queued_runs(2)
+    for run in runs:
+        await world.report(finished(run))
+
+    world.start()
+
+    await eventually(lambda: all(world.status(run) is RunStatus.SUCCEEDED for run in runs))  # not in 60 s
+    await world.stopped()
+
+
 async def test_a_batch_holds_at_most_max_batch_reports() -> None:
     world = build(max_batch=4, prefetch=4)
     runs = await world.queued_runs(10)

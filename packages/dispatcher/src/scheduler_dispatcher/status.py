@@ -17,13 +17,17 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF_SECONDS = 30.0
 #: Acks in flight at once: enough to hide the broker's round trip, few enough for its connections.
 SETTLE_CONCURRENCY = 16
+#: Deliveries in hand from which a batch waits `linger_seconds` for more (see `StatusApplier`).
+LINGER_FROM = 4
 
 
 class StatusApplier:
     """Consumes status reports and applies them through `StatusReports`, a batch at a time.
 
-    After the first delivery it takes whatever else arrives within `linger_seconds`, up to
-    `max_batch`, applies the batch at once and acks each delivery. When the store (or the queue
+    It takes the deliveries waiting; fewer than `LINGER_FROM` are applied at once, so a report
+    at a quiet time is not held back. More say that reports come faster than they are applied:
+    it then also takes what arrives within `linger_seconds`, up to `max_batch`. It applies the
+    batch at once and acks each delivery. When the store (or the queue
     that carries the CancelRun of a refused start) is unavailable, the batch goes back to the
     queue and the applier pauses, longer after each failure. A message that is not a status
     report, or a report that cannot be applied even on its own, is logged and dropped (nack
@@ -96,6 +100,8 @@ class StatusApplier:
         while len(batch) < self._max_batch:
             while len(batch) < self._max_batch and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
+            if len(batch) < LINGER_FROM:  # no stream of reports to wait for: apply these now
+                break
             remaining = deadline - asyncio.get_running_loop().time()
             if len(batch) >= self._max_batch or remaining <= 0 or self._stopping.is_set():
                 break
