@@ -27,9 +27,9 @@ class StatusApplier:
     It takes the deliveries waiting; fewer than `LINGER_FROM` are applied at once, so a report
     at a quiet time is not held back. More say that reports come faster than they are applied:
     it then also takes what arrives within `linger_seconds`, up to `max_batch`. It applies the
-    batch at once and acks each delivery. When the store (or the queue
-    that carries the CancelRun of a refused start) is unavailable, the batch goes back to the
-    queue and the applier pauses, longer after each failure. A message that is not a status
+    batch at once and acks each delivery. When the store (or the queue that carries the
+    CancelRun of a refused start) is unavailable, the batch goes back to the queue and the
+    applier pauses, longer after each failure. A message that is not a status
     report, or a report that cannot be applied even on its own, is logged and dropped (nack
     without requeue: the queue dead-letters it). Every dispatcher runs one; they compete for the
     status queue. `stop` lets the batch in hand finish, gives back what was taken since, and
