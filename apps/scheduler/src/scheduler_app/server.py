@@ -32,6 +32,9 @@ class ApiServer:
             access_log=False,
             lifespan="on",
             http="httptools",
+            # uvicorn would take the client's address from X-Forwarded-For when the connection
+            # comes from 127.0.0.1; the audit log records the connection's own address instead.
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
         self._server = _EmbeddedServer(config)
