@@ -35,6 +35,7 @@ class ApiServer:
             # uvicorn would take the client's address from X-Forwarded-For when the connection
             # comes from 127.0.0.1; the audit log records the connection's own address instead.
             proxy_headers=False,
+            server_header=False,  # no "server: uvicorn" on every answer: nothing to tell a scanner
             timeout_graceful_shutdown=5,
         )
         self._server = _EmbeddedServer(config)
