@@ -9,6 +9,8 @@ from typing import Any
 
 import uvicorn
 
+from scheduler_app.http_protocol import BoundedHeadProtocol
+
 
 class _EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves SIGINT/SIGTERM to the process that embeds it."""
@@ -31,7 +33,7 @@ class ApiServer:
             log_config=None,
             access_log=False,
             lifespan="on",
-            http="httptools",
+            http=BoundedHeadProtocol,
             # uvicorn would take the client's address from X-Forwarded-For when the connection
             # comes from 127.0.0.1; the audit log records the connection's own address instead.
             proxy_headers=False,
