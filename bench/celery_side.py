@@ -71,7 +71,7 @@ from typing import IO, Self, TypeVar
 import celery_app
 import redis
 from celery import Celery, Task
-from proc_stats import MemorySampler, descendants, percentile, tree_cpu_seconds, wait_until
+from proc_stats import MemorySampler, descendants, percentile, tree_cpu_seconds, w1_figures, wait_until
 
 T = TypeVar("T")
 
@@ -268,16 +268,14 @@ def run_w1(tasks: int = 20_000) -> dict[str, float]:
             cpu = tree_cpu_seconds(worker.pid)
         if first_seen >= tasks:
             raise RuntimeError(f"all {tasks} tasks were done at the first poll; use more tasks")
-        drain_s = t_all - t_first
-        return {
-            "enqueue_per_s": tasks / enqueue_s,
-            "drain_per_s": (tasks - first_seen) / drain_s,
-            "drain_seconds": drain_s,
-            "peak_rss_main_mb": memory.peak_main_mb,
-            "peak_rss_tree_mb": memory.peak_tree_mb,
-            "peak_pss_tree_mb": memory.peak_tree_pss_mb,
-            "worker_cpu_seconds": cpu,
-        }
+        return w1_figures(
+            tasks=tasks,
+            enqueue_seconds=enqueue_s,
+            first_seen=first_seen,
+            drain_seconds=t_all - t_first,
+            memory=memory,
+            cpu=cpu,
+        )
 
 
 def run_w2(tasks: int = 500, rate: float = 50.0) -> dict[str, float]:

@@ -44,7 +44,8 @@ class RedisCommands:
 
     def __enter__(self) -> RedisCommands:
         self._thread.start()
-        time.sleep(0.5)  # MONITOR is on before the first trigger
+        with redis.Redis.from_url(REDIS_URL) as client:  # MONITOR is on before the first trigger
+            wait_until(lambda: _monitoring(client), 10, 0.01, "Redis to take the MONITOR")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -67,6 +68,10 @@ class RedisCommands:
                 if self._stopping.is_set():
                     return
                 self.seen.append((float(command["time"]), str(command["command"])))
+
+
+def _monitoring(client: redis.Redis) -> bool:
+    return any(entry.get("cmd") == "monitor" for entry in client.client_list())
 
 
 def main() -> None:

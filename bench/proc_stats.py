@@ -258,3 +258,25 @@ class MemorySampler:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def w1_figures(
+    *,
+    tasks: int,
+    enqueue_seconds: float,
+    first_seen: int,
+    drain_seconds: float,
+    memory: MemorySampler,
+    cpu: float,
+) -> dict[str, float]:
+    """W1's figures, named alike for both systems: enqueue and drain rates (the drain from the
+    first end seen, `first_seen` runs done then), the worker's memory peaks and its CPU."""
+    return {
+        "enqueue_per_s": tasks / enqueue_seconds,
+        "drain_per_s": (tasks - first_seen) / drain_seconds,
+        "drain_seconds": drain_seconds,
+        "peak_rss_main_mb": memory.peak_main_mb,
+        "peak_rss_tree_mb": memory.peak_tree_mb,
+        "peak_pss_tree_mb": memory.peak_tree_pss_mb,
+        "worker_cpu_seconds": cpu,
+    }

@@ -28,7 +28,7 @@ import argparse
 import time
 from typing import Any
 
-from proc_stats import MemorySampler, percentile, tree_cpu_seconds, wait_until
+from proc_stats import MemorySampler, percentile, tree_cpu_seconds, w1_figures, wait_until
 from scheduler_cluster import ApiClient, Cluster
 
 DRAIN_DEADLINE_SECONDS = 300.0
@@ -74,15 +74,14 @@ def run_w1(
             )
             drain_seconds = time.monotonic() - first_at
             cpu = tree_cpu_seconds(worker.pid)
-        return {
-            "enqueue_per_s": tasks / enqueue_seconds,
-            "drain_per_s": (tasks - first_seen) / drain_seconds,
-            "drain_seconds": drain_seconds,
-            "peak_rss_main_mb": memory.peak_main_mb,
-            "peak_rss_tree_mb": memory.peak_tree_mb,
-            "peak_pss_tree_mb": memory.peak_tree_pss_mb,
-            "worker_cpu_seconds": cpu,
-        }
+        return w1_figures(
+            tasks=tasks,
+            enqueue_seconds=enqueue_seconds,
+            first_seen=first_seen,
+            drain_seconds=drain_seconds,
+            memory=memory,
+            cpu=cpu,
+        )
 
 
 def run_w2(tasks: int = 500, rate: float = 50.0, concurrency: int = 4) -> dict[str, float]:
