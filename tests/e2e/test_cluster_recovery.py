@@ -56,8 +56,12 @@ def test_a_run_whose_message_the_broker_lost_is_published_again_and_completes(re
         run = api.trigger(task["id"])
         api.wait_run(run["id"], {"queued"}, timeout=10)
         broker = redis.Redis.from_url(BROKER_URLS["redis"])
-        lost = list(broker.scan_iter(match=f"{namespace}mq:task.shell:*"))
-        assert lost, "the run's message should be in a Redis stream"
+        # A claim marks the run queued in its own commit; the publish to Redis follows it.
+        lost = wait_for(
+            lambda: list(broker.scan_iter(match=f"{namespace}mq:task.shell:*")),
+            timeout=10,
+            what="the run's message to reach a Redis stream",
+        )
         broker.delete(*lost)  # as a Redis restart without persistence would
         broker.close()
 
