@@ -47,6 +47,15 @@ def test_env_values_are_typed() -> None:
     assert config.api.metrics_public is False
 
 
+def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told() -> None:
+    defaults = load_config({}).api
+    env = {"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": "0.5", "SCHEDULER_API__MAX_CONNECTIONS": "2"}
+    told = load_config(env).api
+
+    assert (defaults.request_head_timeout_seconds, defaults.max_connections) == (10, 1000)
+    assert (told.request_head_timeout_seconds, told.max_connections) == (0.5, 2)
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -57,6 +66,9 @@ def test_env_values_are_typed() -> None:
         ({"SCHEDULER_WORKER__CONCURRENCY": "0"}, "worker.concurrency"),
         ({"SCHEDULER_WORKER__PYTHON_PROCESSES": "-1"}, "worker.python_processes"),
         ({"SCHEDULER_API__KEY_CACHE_SECONDS": "-1"}, "api.key_cache_seconds"),
+        ({"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": "0"}, "api.request_head_timeout_seconds"),
+        ({"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": "nan"}, "api.request_head_timeout_seconds"),
+        ({"SCHEDULER_API__MAX_CONNECTIONS": "0"}, "api.max_connections"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:

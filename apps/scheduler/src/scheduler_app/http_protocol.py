@@ -1,4 +1,4 @@
-"""The API's HTTP/1.1 protocol: uvicorn's httptools one, with a bound on a request's head."""
+"""The API's HTTP/1.1 protocol: uvicorn's httptools one, with bounds on connections and request heads."""
 
 from __future__ import annotations
 
@@ -12,37 +12,71 @@ MAX_HEAD_BYTES = 64 * 1024
 #: How long the rest of a refused request is read and dropped before the connection closes.
 LINGER_SECONDS = 2.0
 
-_REFUSAL = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Request Header Fields Too Large",
-        "status": 431,
-        "detail": f"the request line and headers exceed {MAX_HEAD_BYTES} bytes",
-    }
-).encode()
-_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: application/problem+json\r\n"
-    + f"content-length: {len(_REFUSAL)}\r\n".encode()
-    + b"connection: close\r\n\r\n"
-    + _REFUSAL
+
+def problem_answer(status: int, title: str, detail: str, *headers: bytes) -> bytes:
+    """A whole HTTP/1.1 answer with a problem+json body, announcing that the server hangs up."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    return (
+        f"HTTP/1.1 {status} {title}\r\n".encode()
+        + b"content-type: application/problem+json\r\n"
+        + f"content-length: {len(body)}\r\n".encode()
+        + b"".join(header + b"\r\n" for header in headers)
+        + b"connection: close\r\n\r\n"
+        + body
+    )
+
+
+_TOO_LARGE = problem_answer(
+    431, "Request Header Fields Too Large", f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"
+)
+_TOO_MANY = problem_answer(
+    503, "Service Unavailable", "the server has all the connections it accepts open", b"retry-after: 1"
 )
 
 
-class BoundedHeadProtocol(HttpToolsProtocol):
-    """httptools keeps a request's line and headers whole until they end, however long they grow:
-    any client could fill the process's memory before its request is even authenticated. This
-    one counts the bytes received while a head is incomplete, and past `MAX_HEAD_BYTES` answers
-    431. The chunk in which a request begins is not counted, so a head holds at most one read
-    (256 KiB) more than the bound.
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, bounded against clients that would hold the process's memory
+    or connections before their request is even authenticated. Built by `bounded_http_protocol`.
 
-    After the answer it sends its end of the connection and drops whatever still comes, for
+    * A head (request line and headers) past `MAX_HEAD_BYTES` is answered 431: httptools keeps a
+      head whole until it ends, however long it grows. The chunk in which a request begins is not
+      counted, so a head holds at most one read (256 KiB) more than the bound.
+    * A head not complete `head_timeout_seconds` after its first byte (after the connection
+      opened, for the first request) is answered 408. One timer per connection, armed when a head
+      begins and none is pending; when it fires for an earlier head it is armed again for the
+      current one. Idle time between requests is left to uvicorn's `timeout_keep_alive`.
+    * A connection past `max_connections` open is answered 503 as soon as it is accepted, and
+      counts until it closes (when the client has read the answer, or after `LINGER_SECONDS`).
+      uvicorn's own `limit_concurrency` is not used: it checks every request, so the kept-alive
+      connections already being served get 503 too, and it counts the connection asking, so a
+      limit of N serves N - 1.
+
+    After a refusal it sends its end of the connection and drops whatever still comes, for
     `LINGER_SECONDS` at most, then closes: closing at once, with the client's bytes unread, would
     reset the connection and the client could lose the answer.
     """
 
+    head_timeout_seconds: float
+    max_connections: int
+    too_slow: bytes  # the 408 answer, which names `head_timeout_seconds`
+
     _head_bytes: int | None = 0  # of the head being received; None while a body is
+    _head_started: float | None = None  # loop time of the head being received; None between heads
+    _head_timer: asyncio.TimerHandle | None = None
     _refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            self._refuse(_TOO_MANY)
+            return
+        self._head_started = self.loop.time()
+        self._arm_head_timer(self._head_started + self.head_timeout_seconds)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -50,21 +84,61 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         if self._head_bytes is not None:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse()
+                self._refuse(_TOO_LARGE)
                 return
         super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        if self._head_started is None:  # else the first request: its head began with the connection
+            self._head_started = self.loop.time()
+            if self._head_timer is None:
+                self._arm_head_timer(self._head_started + self.head_timeout_seconds)
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
+        self._head_started = None
         super().on_headers_complete()
 
-    def _refuse(self) -> None:
+    def _arm_head_timer(self, deadline: float) -> None:
+        self._head_timer = self.loop.call_at(deadline, self._on_head_timer, deadline)
+
+    def _on_head_timer(self, deadline: float) -> None:
+        self._head_timer = None
+        if self._head_started is None or self._refused:
+            return  # no head under way: the next one to begin arms the timer
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined head behind a request still being answered: a 408 now would be written
+            # into the middle of that answer.
+            self._arm_head_timer(self.loop.time() + self.head_timeout_seconds)
+        elif (head_deadline := self._head_started + self.head_timeout_seconds) > deadline:
+            self._arm_head_timer(head_deadline)  # armed for an earlier head; this one began later
+        else:
+            self._refuse(self.too_slow)
+
+    def _refuse(self, answer: bytes) -> None:
         self._refused = True
-        self.transport.write(_TOO_LARGE)
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self.transport.write(answer)
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        asyncio.get_running_loop().call_later(LINGER_SECONDS, self.transport.close)
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+def bounded_http_protocol(*, head_timeout_seconds: float, max_connections: int) -> type[BoundedHttpProtocol]:
+    """The protocol class for uvicorn's `http=`, with these bounds (uvicorn builds one per connection)."""
+    too_slow = problem_answer(
+        408, "Request Timeout", f"the request line and headers took longer than {head_timeout_seconds:g} s"
+    )
+    return type(
+        "ConfiguredHttpProtocol",
+        (BoundedHttpProtocol,),
+        {
+            "head_timeout_seconds": head_timeout_seconds,
+            "max_connections": max_connections,
+            "too_slow": too_slow,
+        },
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from scheduler_app.http_protocol import BoundedHeadProtocol
+from scheduler_app.http_protocol import bounded_http_protocol
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -25,7 +25,9 @@ class ApiServer:
 
     name = "api"
 
-    def __init__(self, *, app: Any, host: str, port: int) -> None:
+    def __init__(
+        self, *, app: Any, host: str, port: int, request_head_timeout_seconds: float, max_connections: int
+    ) -> None:
         config = uvicorn.Config(
             app,
             host=host,
@@ -33,7 +35,9 @@ class ApiServer:
             log_config=None,
             access_log=False,
             lifespan="on",
-            http=BoundedHeadProtocol,
+            http=bounded_http_protocol(
+                head_timeout_seconds=request_head_timeout_seconds, max_connections=max_connections
+            ),
             # uvicorn would take the client's address from X-Forwarded-For when the connection
             # comes from 127.0.0.1; the audit log records the connection's own address instead.
             proxy_headers=False,

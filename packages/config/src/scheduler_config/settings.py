@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -58,6 +59,12 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: How long an API process trusts an API key it has read: a key revoked or expired through
     #: another process stops working here within this. 0: the store is read on every request.
     key_cache_seconds: float = 5.0
+    #: How long a request line and headers may take to arrive, from the request's first byte (from
+    #: the connection's opening, for its first request); a slower head is answered 408.
+    request_head_timeout_seconds: float = 10.0
+    #: Connections open at once; one more is answered 503. Keep it under the process's open-files
+    #: limit (`ulimit -n`), which the database and log files share.
+    max_connections: int = 1000
 
 
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -150,6 +157,10 @@ def _check(config: AppConfig) -> None:
         raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
     if config.api.key_cache_seconds < 0:
         raise InvalidInput.for_field("api.key_cache_seconds", "must not be negative (0: no cache)")
+    if not 0 < config.api.request_head_timeout_seconds < math.inf:  # NaN too: no timer takes it
+        raise InvalidInput.for_field("api.request_head_timeout_seconds", "must be a positive number")
+    if config.api.max_connections < 1:
+        raise InvalidInput.for_field("api.max_connections", "must be at least 1")
     if config.worker.concurrency < 1:
         raise InvalidInput.for_field("worker.concurrency", "must be at least 1")
     if config.worker.python_processes < 0:

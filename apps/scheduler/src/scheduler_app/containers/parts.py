@@ -140,7 +140,12 @@ class Roles(containers.DeclarativeContainer):
         max_body_bytes=core.config.provided.api.max_body_bytes,
     )
     api_server = providers.Singleton(
-        ApiServer, app=api_app, host=core.config.provided.api.host, port=core.config.provided.api.port
+        ApiServer,
+        app=api_app,
+        host=core.config.provided.api.host,
+        port=core.config.provided.api.port,
+        request_head_timeout_seconds=core.config.provided.api.request_head_timeout_seconds,
+        max_connections=core.config.provided.api.max_connections,
     )
     leadership = providers.Singleton(
         Leadership,
