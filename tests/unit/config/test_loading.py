@@ -69,6 +69,10 @@ def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told
         ({"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": "0"}, "api.request_head_timeout_seconds"),
         ({"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": "nan"}, "api.request_head_timeout_seconds"),
         ({"SCHEDULER_API__MAX_CONNECTIONS": "0"}, "api.max_connections"),
+        ({"SCHEDULER_API__KEY_CACHE_SECONDS": "nan"}, "api.key_cache_seconds"),
+        ({"SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "inf"}, "worker.heartbeat_interval_seconds"),
+        ({"SCHEDULER_DISPATCHER__MISFIRE_GRACE_SECONDS": "-inf"}, "dispatcher.misfire_grace_seconds"),
+        ({"SCHEDULER_DATABASE__STATEMENT_TIMEOUT_SECONDS": "NaN"}, "database.statement_timeout_seconds"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:

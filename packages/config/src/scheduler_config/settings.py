@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from msgspec import Struct
+from msgspec import Struct, structs
 
 from scheduler_errors import InvalidInput
 
@@ -153,11 +153,12 @@ _POSITIVE_DISPATCHER_SECONDS = (
 
 
 def _check(config: AppConfig) -> None:
+    _check_finite(config)
     if not 1 <= config.api.port <= 65535:
         raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
     if config.api.key_cache_seconds < 0:
         raise InvalidInput.for_field("api.key_cache_seconds", "must not be negative (0: no cache)")
-    if not 0 < config.api.request_head_timeout_seconds < math.inf:  # NaN too: no timer takes it
+    if config.api.request_head_timeout_seconds <= 0:
         raise InvalidInput.for_field("api.request_head_timeout_seconds", "must be a positive number")
     if config.api.max_connections < 1:
         raise InvalidInput.for_field("api.max_connections", "must be at least 1")
@@ -174,3 +175,16 @@ def _check(config: AppConfig) -> None:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
     if config.logging.format not in ("json", "console"):
         raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
+
+
+def _check_finite(config: AppConfig) -> None:
+    """No number of seconds may be NaN or infinite: every one of them feeds a timer or a
+    comparison, where NaN is never due and never late (`nan < x` and `nan > x` are both false)."""
+    for section in structs.fields(config):
+        settings = getattr(config, section.name)
+        if not isinstance(settings, Struct):
+            continue
+        for field in structs.fields(settings):
+            value = getattr(settings, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidInput.for_field(f"{section.name}.{field.name}", "must be a finite number")
