@@ -138,7 +138,8 @@ def test_sigterm_on_a_busy_worker_loses_nothing_and_runs_nothing_twice(redis_clu
         api.wait_run(long_run["id"], {"running"}, timeout=15)
 
         assert first.stop(sig=signal.SIGTERM, timeout=30) == 0
-        stopped = api.run(long_run["id"])
+        # The worker exits once the broker holds its report; a dispatcher applies it after.
+        stopped = api.wait_run(long_run["id"], {"failed", "succeeded", "cancelled", "timed_out"}, timeout=15)
         redis_cluster.worker("w-b", key)
         quick_done = api.wait_run(quick_run["id"], {"succeeded", "failed"}, timeout=30)
         retry = wait_for(
