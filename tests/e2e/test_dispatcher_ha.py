@@ -194,10 +194,15 @@ def test_the_running_run_of_a_worker_that_stops_heartbeating_fails_and_is_retrie
         task = api.create_task(name="long", command="sleep 600", max_retries=1, retry_backoff_seconds=0)
         run = api.wait_run(api.trigger(task["id"])["id"], {"queued"}, timeout=10)
         # No worker process exists in this milestone: play the worker's start report with SQL,
-        # as `RunLifecycle.start` would store it, on the test's private schema.
+        # as `RunLifecycle.start` would store it, on the test's private schema. The worker beats
+        # as it starts the run, in the same statement: its registration is older than the worker
+        # timeout by now on a slow machine, and the sweep ends the runs of a worker only as it
+        # marks it offline, never those a worker already offline is found running.
         started = cluster.sql(
-            "UPDATE task_runs SET status = 'running', worker_id = 'doomed-worker', started_at = now() "
-            "WHERE id = %s AND status = 'queued' RETURNING id",
+            "WITH beat AS (UPDATE workers SET status = 'online', last_heartbeat = now() "
+            "WHERE id = 'doomed-worker' RETURNING id) "
+            "UPDATE task_runs SET status = 'running', worker_id = beat.id, started_at = now() FROM beat "
+            "WHERE task_runs.id = %s AND task_runs.status = 'queued' RETURNING task_runs.id",
             (run["id"],),
         )
         assert started == [(run["id"],)]
@@ -209,7 +214,14 @@ def test_the_running_run_of_a_worker_that_stops_heartbeating_fails_and_is_retrie
             timeout=5,
             what="the retry of the lost run",
         )
-        worker = client.get("/api/v1/workers/doomed-worker").json()
+        # the sweep ends the worker's runs first and marks the worker offline after
+        worker = wait_for(
+            lambda: (
+                (found := client.get("/api/v1/workers/doomed-worker").json())["status"] == "offline" and found
+            ),
+            timeout=5,
+            what="the sweep to mark the silent worker offline",
+        )
 
     assert "worker_lost" in failed["error_message"]
     retry = next(r for r in attempts if r["id"] != run["id"])
