@@ -19,6 +19,29 @@ async def test_malformed_json_is_400(world: World, admin: httpx.AsyncClient) -> 
     assert world.task_rows.rows == {}
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"name": "\xff\xfe", "command": "true"}', "UTF-8"),
+        (b'{"name": "deep", "command": "true", "metadata": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, "deep"),
+    ],
+    ids=["not-utf8", "nested-too-deep"],
+)
+@pytest.mark.parametrize("path", [TASKS, f"{TASKS}/1", f"{TASKS}/1/trigger", "/api/v1/workers"])
+async def test_a_body_json_cannot_decode_is_400_on_every_route(
+    world: World, admin: httpx.AsyncClient, path: str, body: bytes, says: str
+) -> None:
+    await create_task(admin, name="existing")
+    method = "PATCH" if path == f"{TASKS}/1" else "POST"
+
+    response = await admin.request(method, path, content=body, headers={"content-type": "application/json"})
+
+    assert says in assert_problem(response, 400)["detail"]
+    assert [task.name for task in world.task_rows.rows.values()] == ["existing"]
+    assert world.run_rows.rows == {}
+    assert world.worker_rows.rows == {}
+
+
 async def test_a_missing_body_is_400(world: World, admin: httpx.AsyncClient) -> None:
     response = await admin.post(TASKS)
 

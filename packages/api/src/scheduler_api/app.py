@@ -14,6 +14,7 @@ from scheduler_api.audit import audit_middleware, unaudited_writes
 from scheduler_api.auth import principal_guard, undeclared_routes
 from scheduler_api.openapi import SECURITY, openapi_config
 from scheduler_api.problems import exception_handlers
+from scheduler_api.requests import ApiRequest
 from scheduler_api.routes.api_keys import ApiKeyRoutes
 from scheduler_api.routes.audit_log import AuditLogRoutes
 from scheduler_api.routes.health import Readiness, health, readiness_route
@@ -60,6 +61,7 @@ def create_app(
     app = Litestar(
         route_handlers=[health, readiness_route(readiness), api],
         exception_handlers=exception_handlers(),
+        request_class=ApiRequest,
         openapi_config=openapi_config(),
         request_max_body_size=max_body_bytes,
         logging_config=None,

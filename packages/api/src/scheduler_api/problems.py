@@ -1,6 +1,7 @@
 """Every error the API answers, as an RFC 9457 problem (`application/problem+json`), mapped here only.
 
-* malformed JSON, or a missing body where one is required -> 400
+* malformed JSON (bytes that are not UTF-8 and nesting too deep included, see `requests`), or a
+  missing body where one is required -> 400
 * a well-formed body or query with a wrong type, a missing or an unknown field -> 422 naming it
   in `errors: [{field, message}]` (`field` is a dotted path such as `arguments.env` or `tags[0]`)
 * `InvalidInput` -> 422 with its field errors; `NotFound` -> 404; `Conflict` -> 409;
