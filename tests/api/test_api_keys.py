@@ -51,6 +51,17 @@ async def test_expiry_is_kept_and_a_past_one_is_422(admin: httpx.AsyncClient) ->
     assert fields_of(assert_problem(past, 422)) == ["expires_at"]
 
 
+async def test_an_expiry_beyond_the_calendar_in_utc_is_422_and_issues_no_key(
+    world: World, admin: httpx.AsyncClient
+) -> None:
+    response = await admin.post(
+        KEYS, json={"name": "forever", "role": "readonly", "expires_at": "9999-12-31T23:59:59-23:59"}
+    )
+
+    assert fields_of(assert_problem(response, 422)) == ["expires_at"]
+    assert [key.name for key in world.key_rows.rows.values()] == ["admin-key"]
+
+
 async def test_bad_key_requests_are_422(admin: httpx.AsyncClient) -> None:
     no_role = await admin.post(KEYS, json={"name": "x"})
     bad_role = await admin.post(KEYS, json={"name": "x", "role": "root"})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from scheduler_domain import RunStatus, worker_command_key
 from scheduler_errors import Unavailable
-from tests.api.conftest import World, assert_problem, create_task
+from tests.api.conftest import World, assert_problem, create_task, fields_of
 
 RUNS = "/api/v1/runs"
 
@@ -67,6 +68,15 @@ async def test_a_bad_since_is_422(admin: httpx.AsyncClient) -> None:
     response = await admin.get(RUNS, params={"since": "yesterday"})
 
     assert assert_problem(response, 422)["errors"][0]["field"] == "since"
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+async def test_a_since_beyond_the_calendar_in_utc_is_422(admin: httpx.AsyncClient, since: str) -> None:
+    response = await admin.get(RUNS, params={"since": since})
+
+    problem = assert_problem(response, 422)
+    assert fields_of(problem) == ["since"]
+    assert "UTC" in problem["detail"]
 
 
 async def test_get_one_run(admin: httpx.AsyncClient) -> None:

@@ -37,15 +37,25 @@ from scheduler_domain import (
     check_limit,
     decode_cursor,
 )
+from scheduler_errors import InvalidInput
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """`moment` in UTC; a datetime without an offset is taken to be UTC already."""
+def as_utc(moment: datetime | None, *, field: str) -> datetime | None:
+    """`moment` in UTC; a datetime without an offset is taken to be UTC already.
+
+    `InvalidInput` naming `field` when the moment has no UTC equivalent (9999-12-31T23:59-01:00
+    is in the year 10000 in UTC, past what a datetime holds).
+    """
     if moment is None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput.for_field(
+            field, f"{moment.isoformat()} is outside years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def task_draft(body: TaskCreate) -> Task:
@@ -115,7 +125,7 @@ def run_query(
         task_id=task_id,
         status=status,
         worker_id=worker_id,
-        since=as_utc(since),
+        since=as_utc(since, field="since"),
         limit=check_limit(limit),
         before_id=decode_cursor(cursor),
     )

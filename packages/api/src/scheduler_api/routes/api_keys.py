@@ -27,7 +27,9 @@ class ApiKeyRoutes(Controller):
     )
     async def create_api_key(self, data: JSONBody[ApiKeyCreate], access: Access) -> ApiKeyCreated:
         """Issue a key; its secret is in this response only and cannot be read again."""
-        issued = await access.issue(data.name, data.role, expires_at=mapping.as_utc(data.expires_at))
+        issued = await access.issue(
+            data.name, data.role, expires_at=mapping.as_utc(data.expires_at, field="expires_at")
+        )
         return mapping.key_created(issued)
 
     @get(opt=requires(Permission.SYSTEM_READ), responses=problems())
