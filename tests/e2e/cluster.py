@@ -17,6 +17,7 @@ import pytest
 import redis
 from psycopg.conninfo import make_conninfo
 
+from scheduler_infrastructure.postgres.wakeup import CHANNEL
 from tests.e2e.standalone import ADMIN_KEY, Standalone
 
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -41,6 +42,22 @@ def private_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def dispatch_listeners(database_url: str) -> int:
+    """How many connections LISTEN for dispatch wake-ups on the schema of `database_url`.
+
+    A dispatcher logs "dispatcher started" before its first pass and LISTENs only once that pass
+    is over: a run made pending in between wakes no one and waits for the next scan.
+    """
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        row = connection.execute("SELECT left(%s || '.' || current_schema(), 63)", (CHANNEL,)).fetchone()
+        assert row is not None
+        listening = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND query = %s",
+            (f'LISTEN "{row[0]}"',),
+        ).fetchone()
+    return int(listening[0]) if listening else 0
 
 
 def cluster_env(database_url: str, broker: str, namespace: str) -> dict[str, str]:

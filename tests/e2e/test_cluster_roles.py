@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import RoleProcess, broker_namespace, cluster_env, private_schema, scheduler
-from tests.e2e.standalone import Api
+from tests.e2e.cluster import (
+    RoleProcess,
+    broker_namespace,
+    cluster_env,
+    dispatch_listeners,
+    private_schema,
+    scheduler,
+)
+from tests.e2e.standalone import Api, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +62,11 @@ def run_one_trigger(env: dict[str, str], tmp_path: Path) -> None:
     api_process = RoleProcess("api", tmp_path, env).start()
     dispatcher = RoleProcess("dispatcher", tmp_path, env).start()
     try:
+        wait_for(
+            lambda: dispatch_listeners(env["SCHEDULER_DATABASE__URL"]) >= 1,
+            timeout=10,
+            what="the dispatcher to LISTEN for wake-ups (it does so after its first pass)",
+        )
         with api_process.client() as client:
             api = Api(client)
             ready = client.get("/ready")
