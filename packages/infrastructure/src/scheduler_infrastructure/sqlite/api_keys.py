@@ -9,7 +9,7 @@ import msgspec
 from scheduler_domain import ApiKey
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.sqlite.api_key_rows import COLUMNS, api_key_of, params_of
-from scheduler_infrastructure.sqlite.columns import insert_statement, to_micros
+from scheduler_infrastructure.sqlite.columns import INTEGER_RANGE, insert_statement, to_micros
 from scheduler_infrastructure.sqlite.database import SqliteDatabase
 
 _INSERT = insert_statement("api_keys", COLUMNS)
@@ -43,6 +43,8 @@ class SqliteApiKeyRepository:
 
     async def revoke(self, key_id: int, now: datetime) -> None:
         """Mark the key revoked at `now`; `NotFound` for an unknown id."""
+        if key_id not in INTEGER_RANGE:
+            raise NotFound("api key", key_id)
         async with self._db.transaction() as session:
             changed = await session.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ?", (to_micros(now), key_id)

@@ -22,6 +22,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECONDS = 1_000_000
 
 
+#: The values of SQLite's INTEGER (signed 64-bit): the driver refuses to bind any other int,
+#: so an id outside it is one no row has.
+INTEGER_RANGE = range(-(2**63), 2**63)
+
+
 def to_micros(moment: datetime | None) -> int | None:
     """A timezone-aware datetime as microseconds since the epoch; naive ones are refused."""
     if moment is None:

@@ -11,6 +11,7 @@ from scheduler_domain import Page, RunQuery, RunStatus, RunTransition, TaskRun, 
 from scheduler_errors import NotFound
 from scheduler_infrastructure.sql import page_of, run_listing
 from scheduler_infrastructure.sqlite.columns import (
+    INTEGER_RANGE,
     SQLITE,
     insert_statement,
     seconds_to_micros,
@@ -73,6 +74,8 @@ class SqliteTaskRunRepository:
 
     async def get(self, run_id: int) -> TaskRun:
         """The run, or `NotFound`."""
+        if run_id not in INTEGER_RANGE:
+            raise NotFound("run", run_id)
         async with self._db.reading() as session:
             row = await session.fetch_one(_GET, (run_id,))
         if row is None:
@@ -81,6 +84,8 @@ class SqliteTaskRunRepository:
 
     async def page(self, query: RunQuery) -> Page[TaskRun]:
         """Runs matching `query`, newest (highest id) first."""
+        if query.task_id is not None and query.task_id not in INTEGER_RANGE:
+            return Page(items=[])
         sql, params = run_listing(query, SQLITE)
         async with self._db.reading() as session:
             rows = await session.fetch_all(sql, params)

@@ -10,7 +10,13 @@ import msgspec
 from scheduler_domain import FireRecord, Page, Task, TaskQuery, TaskRun, TaskStatus
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.sql import page_of, task_listing
-from scheduler_infrastructure.sqlite.columns import SQLITE, insert_statement, to_micros, update_statement
+from scheduler_infrastructure.sqlite.columns import (
+    INTEGER_RANGE,
+    SQLITE,
+    insert_statement,
+    to_micros,
+    update_statement,
+)
 from scheduler_infrastructure.sqlite.database import Session, SqliteDatabase
 from scheduler_infrastructure.sqlite.runs import insert_run
 from scheduler_infrastructure.sqlite.task_rows import COLUMNS, dependencies_of, params_of, task_of
@@ -62,6 +68,8 @@ class SqliteTaskRepository:
 
     async def get(self, task_id: int) -> Task:
         """The task, or `NotFound`."""
+        if task_id not in INTEGER_RANGE:
+            raise NotFound("task", task_id)
         async with self._db.reading() as session:
             row = await session.fetch_one(_GET, (task_id,))
         if row is None:
@@ -76,6 +84,8 @@ class SqliteTaskRepository:
 
     async def update(self, task: Task) -> Task:
         """Replace the stored task; `NotFound` for an unknown id, `Conflict` for a taken name."""
+        if task.id not in INTEGER_RANGE:
+            raise NotFound("task", task.id)
         async with self._db.transaction() as session:
             if await session.fetch_one(_EXISTS, (task.id,)) is None:
                 raise NotFound("task", task.id)
@@ -98,6 +108,8 @@ class SqliteTaskRepository:
 
     async def downstream(self, task_id: int) -> list[Task]:
         """The task and every task downstream of it, by id; `NotFound` for an unknown id."""
+        if task_id not in INTEGER_RANGE:
+            raise NotFound("task", task_id)
         async with self._db.reading() as session:
             rows = await session.fetch_all(_DOWNSTREAM, {"id": task_id})
         if not rows:
