@@ -21,7 +21,7 @@ from scheduler_infrastructure import (
 )
 from scheduler_infrastructure.postgres.database import Connection, Session
 from scheduler_infrastructure.postgres.runs import insert_runs
-from scheduler_infrastructure.postgres.wakeup import schema_channel
+from scheduler_infrastructure.postgres.wakeup import CHANNEL, schema_channel
 from scheduler_testing import a_task
 from tests.integration.postgres.server import fresh_schema, migrated_database, open_database
 
@@ -143,11 +143,14 @@ async def test_a_lost_listener_connection_is_replaced(db: PostgresDatabase) -> N
     wakeup = PostgresWakeup(db=db)
     try:
         await wakeup.wait(0.01)
-        async with db.session() as session:
-            await session.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN%%' AND pid <> pg_backend_pid()"
+        async with db.session() as session:  # this schema's listener only: other tests may be listening
+            killed = await session.fetch_all(
+                "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() "
+                "AND query = 'LISTEN \"' || left(%s || '.' || current_schema(), 63) || '\"'",
+                (CHANNEL,),
             )
+        assert [row["killed"] for row in killed] == [True]
         assert await wakeup.wait(0.2) is False  # notices the loss, backs off
 
         waiting = asyncio.create_task(wakeup.wait(10))
