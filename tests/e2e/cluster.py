@@ -90,7 +90,7 @@ class RoleProcess(Standalone):
     READY_LINES = {"dispatcher": "dispatcher started", "worker": "worker registered"}
 
     def __init__(self, role: str, workdir: Path, env: dict[str, str], *, args: tuple[str, ...] = ()) -> None:
-        super().__init__(workdir / "data", admin_key=ADMIN_KEY, env=env)
+        super().__init__(workdir / "data", admin_key=ADMIN_KEY, env=env, label=role)
         self.role = role
         self.args = args
 

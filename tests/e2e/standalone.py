@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -16,6 +17,9 @@ import httpx
 
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
 T = TypeVar("T")
+
+#: Numbers the processes a test run starts, so that no two share a log file.
+_PROCESS_NUMBERS = itertools.count(1)
 
 
 def free_port() -> int:
@@ -41,7 +45,12 @@ class Standalone:
     """One `scheduler standalone` process on a free port with its own data directory."""
 
     def __init__(
-        self, data_dir: Path, *, admin_key: str | None = ADMIN_KEY, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        admin_key: str | None = ADMIN_KEY,
+        env: dict[str, str] | None = None,
+        label: str = "standalone",
     ):
         self.data_dir = data_dir
         self.admin_key = admin_key
@@ -49,8 +58,11 @@ class Standalone:
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.process: subprocess.Popen[str] | None = None
-        self.log_path = data_dir.parent / f"standalone-{self.port}.log"
-        self.out_path = data_dir.parent / f"standalone-{self.port}.out"
+        # Not named by the port alone: a process that does not listen (a dispatcher, a worker)
+        # never takes its port, so two of them may draw the same one.
+        name = f"{label}-{next(_PROCESS_NUMBERS)}-{self.port}"
+        self.log_path = data_dir.parent / f"{name}.log"
+        self.out_path = data_dir.parent / f"{name}.out"
 
     def start(self) -> Standalone:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
