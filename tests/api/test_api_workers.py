@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from scheduler_domain import WorkerStatus
 from tests.api.conftest import World, assert_problem, fields_of
@@ -59,6 +60,48 @@ async def test_register_with_bad_input_is_422_and_stores_nothing(
     assert fields_of(assert_problem(no_host, 422)) == ["hostname"]
     assert fields_of(assert_problem(bad_type, 422)) == ["task_types[0]"]
     assert world.worker_rows.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"port": 99999999999999999999}, "port"),
+        ({"port": 70000}, "port"),
+        ({"port": -1}, "port"),
+        ({"ip_address": "not-an-ip"}, "ip_address"),
+        ({"ip_address": ""}, "ip_address"),
+        ({"hostname": " "}, "hostname"),
+        ({"max_concurrent_tasks": 2**70}, "max_concurrent_tasks"),
+        ({"max_concurrent_tasks": 2**40}, "max_concurrent_tasks"),
+    ],
+)
+async def test_a_registration_out_of_range_is_422_naming_the_field_and_stores_nothing(
+    world: World, admin: httpx.AsyncClient, overrides: dict[str, Any], field: str
+) -> None:
+    response = await admin.post(WORKERS, json=_registration(**overrides))
+
+    assert fields_of(assert_problem(response, 422)) == [field]
+    assert world.worker_rows.rows == {}
+
+
+async def test_an_ipv6_address_and_port_zero_are_accepted(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(WORKERS, json=_registration(ip_address="::1", port=0))
+
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("count", [-1, 2**40, 99999999999999999999])
+async def test_a_heartbeat_with_an_impossible_task_count_is_422_and_changes_nothing(
+    world: World, admin: httpx.AsyncClient, count: int
+) -> None:
+    await admin.post(WORKERS, json=_registration())
+    before = world.worker_rows.rows["host-1-123"]
+    world.clock.advance(30)
+
+    response = await admin.post(f"{WORKERS}/host-1-123/heartbeat", json={"current_task_count": count})
+
+    assert fields_of(assert_problem(response, 422)) == ["current_task_count"]
+    assert world.worker_rows.rows["host-1-123"] == before
 
 
 async def test_heartbeat_records_load_and_time(world: World, admin: httpx.AsyncClient) -> None:

@@ -47,7 +47,13 @@ async def test_registering_again_replaces_the_record(
 
 @pytest.mark.parametrize(
     ("fields", "field"),
-    [({"task_types": ()}, "task_types"), ({"max_concurrent_tasks": 0}, "max_concurrent_tasks")],
+    [
+        ({"task_types": ()}, "task_types"),
+        ({"max_concurrent_tasks": 0}, "max_concurrent_tasks"),
+        ({"max_concurrent_tasks": 10_001}, "max_concurrent_tasks"),
+        ({"port": 65_536}, "port"),
+        ({"ip_address": "localhost"}, "ip_address"),
+    ],
 )
 async def test_an_unusable_worker_is_refused(
     registry: WorkerRegistry, workers: FakeWorkerRepository, fields: dict[str, Any], field: str

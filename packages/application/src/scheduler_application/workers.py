@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from scheduler_domain import WorkerInfo, WorkerRepository, WorkerStatus
-from scheduler_errors import InvalidInput
+from scheduler_domain import (
+    WorkerInfo,
+    WorkerRepository,
+    WorkerStatus,
+    check_registration,
+    check_task_count,
+)
 from scheduler_foundation import Clock
 
 
@@ -18,10 +23,7 @@ class WorkerRegistry:
 
     async def register(self, worker: WorkerInfo) -> WorkerInfo:
         """Record a worker as online (re-registering replaces the old record)."""
-        if not worker.task_types:
-            raise InvalidInput.for_field("task_types", "must name at least one task type")
-        if worker.max_concurrent_tasks < 1:
-            raise InvalidInput.for_field("max_concurrent_tasks", "must be at least 1")
+        check_registration(worker)
         now = self._clock.now()
         online = msgspec.structs.replace(
             worker, status=WorkerStatus.ONLINE, registered_at=now, last_heartbeat=now, current_task_count=0
@@ -32,6 +34,7 @@ class WorkerRegistry:
         self, worker_id: str, *, current_task_count: int, status: WorkerStatus | None = None
     ) -> WorkerInfo:
         """Record that the worker is alive."""
+        check_task_count(current_task_count)
         worker = await self._workers.get(worker_id)
         beat = worker.heartbeat(self._clock.now(), current_task_count=current_task_count, status=status)
         return await self._workers.save(beat)

@@ -54,10 +54,11 @@ from scheduler_domain.values import (
     utc_now,
 )
 from scheduler_domain.waves import Verdict, Wave, WaveStep
-from scheduler_domain.worker import WorkerInfo
+from scheduler_domain.worker import MAX_CONCURRENT_TASKS, WorkerInfo, check_registration, check_task_count
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "MAX_CONCURRENT_TASKS",
     "MAX_LIMIT",
     "STATUS_RUNS",
     "TRANSITIONS",
@@ -105,6 +106,8 @@ __all__ = [
     "can_move",
     "check_dependencies",
     "check_limit",
+    "check_registration",
+    "check_task_count",
     "decode_cursor",
     "decode_message",
     "encode_cursor",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,11 @@ import msgspec
 from msgspec import Struct
 
 from scheduler_domain.values import TaskType, WorkerStatus
+from scheduler_errors import InvalidInput
+
+#: The most tasks a worker may run at once, and so the most it may report running.
+MAX_CONCURRENT_TASKS = 10_000
+_PORTS = range(65_536)
 
 
 class WorkerInfo(Struct, frozen=True, kw_only=True):
@@ -48,3 +54,27 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
     def offline(self) -> WorkerInfo:
         """This worker, gone."""
         return msgspec.structs.replace(self, status=WorkerStatus.OFFLINE, current_task_count=0)
+
+
+def check_registration(worker: WorkerInfo) -> None:
+    """`InvalidInput` naming the first field of `worker` that a registration cannot accept."""
+    if not worker.hostname.strip():
+        raise InvalidInput.for_field("hostname", "must not be empty")
+    try:
+        ipaddress.ip_address(worker.ip_address)
+    except ValueError:
+        raise InvalidInput.for_field(
+            "ip_address", f"{worker.ip_address!r} is not an IPv4 or IPv6 address"
+        ) from None
+    if worker.port not in _PORTS:
+        raise InvalidInput.for_field("port", f"must be between 0 and {_PORTS[-1]}")
+    if not worker.task_types:
+        raise InvalidInput.for_field("task_types", "must name at least one task type")
+    if not 1 <= worker.max_concurrent_tasks <= MAX_CONCURRENT_TASKS:
+        raise InvalidInput.for_field("max_concurrent_tasks", f"must be between 1 and {MAX_CONCURRENT_TASKS}")
+
+
+def check_task_count(current_task_count: int) -> None:
+    """`InvalidInput` unless `current_task_count` is a count a worker can report."""
+    if not 0 <= current_task_count <= MAX_CONCURRENT_TASKS:
+        raise InvalidInput.for_field("current_task_count", f"must be between 0 and {MAX_CONCURRENT_TASKS}")
