@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from scheduler_domain import TaskStatus
-from tests.api.conftest import World, assert_problem, create_task
+from tests.api.conftest import World, assert_problem, create_task, fields_of
 
 TASKS = "/api/v1/tasks"
 
@@ -220,6 +221,28 @@ async def test_trigger_with_the_same_idempotency_key_returns_the_same_run(
     assert again.json()["id"] == first.json()["id"]
     assert other.json()["id"] != first.json()["id"]
     assert len(world.run_rows.rows) == 2
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "é" * 1500])
+async def test_an_empty_or_overlong_idempotency_key_is_422_and_makes_no_run(
+    world: World, admin: httpx.AsyncClient, key: str
+) -> None:
+    task = await create_task(admin)
+
+    response = await admin.post(f"{TASKS}/{task['id']}/trigger", json={"idempotency_key": key})
+
+    problem = assert_problem(response, 422)
+    assert fields_of(problem) == ["idempotency_key"]
+    assert "255" in problem["detail"]
+    assert world.run_rows.rows == {}
+
+
+async def test_an_idempotency_key_of_255_characters_is_accepted(admin: httpx.AsyncClient) -> None:
+    task = await create_task(admin)
+
+    response = await admin.post(f"{TASKS}/{task['id']}/trigger", json={"idempotency_key": "k" * 255})
+
+    assert response.status_code == 202, response.text
 
 
 async def test_a_tasks_runs_are_listed_newest_first(admin: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ from scheduler_domain import (
     TaskStatus,
     Trigger,
     check_dependencies,
+    check_idempotency_key,
     normalize_cron,
 )
 from scheduler_errors import Conflict, InvalidInput
@@ -132,6 +133,7 @@ class TaskControl:
         With an `idempotency_key`, triggering the same task twice with that key returns the
         first run instead of creating another.
         """
+        check_idempotency_key(idempotency_key)
         task = await self._tasks.get(task_id)
         if not task.accepts_runs():
             raise Conflict(f"task {task_id} is archived and cannot be triggered")

@@ -39,7 +39,15 @@ from scheduler_domain.query import (
     encode_cursor,
 )
 from scheduler_domain.retry import RetryPolicy
-from scheduler_domain.run import TRANSITIONS, WORKER_LOST, RunOutcome, TaskRun, can_move
+from scheduler_domain.run import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    TRANSITIONS,
+    WORKER_LOST,
+    RunOutcome,
+    TaskRun,
+    can_move,
+    check_idempotency_key,
+)
 from scheduler_domain.schedule import has_seconds, next_fire_after, normalize_cron, parse_timezone
 from scheduler_domain.security import ApiKey, Permission, Principal, Role, generate_key, hash_key
 from scheduler_domain.task import FirePlan, Task
@@ -59,6 +67,7 @@ from scheduler_domain.worker import MAX_CONCURRENT_TASKS, WorkerInfo, check_regi
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_CONCURRENT_TASKS",
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
     "MAX_LIMIT",
     "STATUS_RUNS",
     "TRANSITIONS",
@@ -105,6 +114,7 @@ __all__ = [
     "WorkerStatus",
     "can_move",
     "check_dependencies",
+    "check_idempotency_key",
     "check_limit",
     "check_registration",
     "check_task_count",

@@ -10,7 +10,7 @@ from msgspec import Struct
 
 from scheduler_domain.retry import RetryPolicy
 from scheduler_domain.values import Priority, RunStatus, TaskType, Trigger
-from scheduler_errors import Conflict
+from scheduler_errors import Conflict, InvalidInput
 
 #: Every move a run may make. Anything else is rejected, so a late or duplicated status report
 #: can never move a run backwards. `queued -> succeeded|failed|...` exists because a worker may
@@ -38,6 +38,18 @@ OUTCOME_STATUSES = frozenset(
 )
 
 WORKER_LOST = "worker_lost"
+
+#: The longest idempotency key, in characters: short enough for every store to index it.
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_idempotency_key(key: str | None) -> None:
+    """`InvalidInput` for a key a client cannot mean: empty, or longer than the stores index."""
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidInput.for_field(
+            "idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters (or absent)"
+        )
+
 
 #: The ends after which the retry policy applies.
 RETRYABLE_ENDS = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
