@@ -66,10 +66,12 @@ async def test_bad_key_requests_are_422(admin: httpx.AsyncClient) -> None:
     no_role = await admin.post(KEYS, json={"name": "x"})
     bad_role = await admin.post(KEYS, json={"name": "x", "role": "root"})
     blank = await admin.post(KEYS, json={"name": " ", "role": "admin"})
+    nul = await admin.post(KEYS, json={"name": "ci\x00", "role": "admin"})
 
     assert fields_of(assert_problem(no_role, 422)) == ["role"]
     assert fields_of(assert_problem(bad_role, 422)) == ["role"]
     assert fields_of(assert_problem(blank, 422)) == ["name"]
+    assert fields_of(assert_problem(nul, 422)) == ["name"]
 
 
 async def test_revoke_is_204_and_the_key_is_401_at_once(

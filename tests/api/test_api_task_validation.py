@@ -170,3 +170,44 @@ async def test_an_oversized_body_is_413(world: World, admin: httpx.AsyncClient) 
 
     assert_problem(response, 413)
     assert world.task_rows.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"name": "a\x00b"}, "name"),
+        ({"command": "echo \x00"}, "command"),
+        ({"description": "\x00"}, "description"),
+        ({"tags": ["ok", "n\x00"]}, "tags[1]"),
+        ({"arguments": {"env": {"PATH": "/bin\x00"}}}, "arguments.env.PATH"),
+        ({"arguments": {"a\x00": 1}}, "arguments"),
+        ({"metadata": {"owners": ["x", {"y": "\x00"}]}}, "metadata.owners[1].y"),
+    ],
+)
+async def test_a_nul_character_is_422_naming_where_it_is(
+    world: World, admin: httpx.AsyncClient, extra: dict[str, Any], field: str
+) -> None:
+    # PostgreSQL stores no NUL in text or JSON; every store refuses it alike, naming the place.
+    response = await admin.post(TASKS, json={"name": "x", "command": "true", **extra})
+
+    problem = assert_problem(response, 422)
+    assert fields_of(problem) == [field]
+    assert "NUL" in problem["errors"][0]["message"]
+    assert world.task_rows.rows == {}
+
+
+async def test_a_nul_character_in_a_patch_or_a_trigger_is_422_and_changes_nothing(
+    world: World, admin: httpx.AsyncClient
+) -> None:
+    task = await create_task(admin)
+    before = world.task_rows.rows[task["id"]]
+
+    patched = await admin.patch(f"{TASKS}/{task['id']}", json={"name": "\x00"})
+    triggered = await admin.post(f"{TASKS}/{task['id']}/trigger", json={"arguments": {"k": "\x00"}})
+    keyed = await admin.post(f"{TASKS}/{task['id']}/trigger", json={"idempotency_key": "k\x00"})
+
+    assert fields_of(assert_problem(patched, 422)) == ["name"]
+    assert fields_of(assert_problem(triggered, 422)) == ["arguments.k"]
+    assert fields_of(assert_problem(keyed, 422)) == ["idempotency_key"]
+    assert world.task_rows.rows[task["id"]] == before
+    assert world.run_rows.rows == {}

@@ -73,6 +73,9 @@ async def test_register_with_bad_input_is_422_and_stores_nothing(
         ({"hostname": " "}, "hostname"),
         ({"max_concurrent_tasks": 2**70}, "max_concurrent_tasks"),
         ({"max_concurrent_tasks": 2**40}, "max_concurrent_tasks"),
+        ({"hostname": "h\x00"}, "hostname"),
+        ({"id": "w\x00"}, "id"),
+        ({"metadata": {"rack": "\x00"}}, "metadata.rack"),
     ],
 )
 async def test_a_registration_out_of_range_is_422_naming_the_field_and_stores_nothing(

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from scheduler_domain import Priority, RetryPolicy, Task, TaskStatus, TaskType
+from scheduler_domain import Priority, RetryPolicy, Task, TaskStatus, TaskType, check_storable
 from scheduler_domain.task import MAX_NAME_LENGTH, MAX_RETRIES, MAX_TIMEOUT_SECONDS
 from scheduler_errors import Conflict, InvalidInput
 from scheduler_testing import a_task
@@ -132,3 +132,21 @@ class TestLifecycle:
 
     def test_an_active_task_accepts_runs(self) -> None:
         assert a_task(priority=Priority.LOW).accepts_runs()
+
+
+def test_a_nul_as_deep_as_a_decoder_goes_is_found_without_exhausting_the_stack() -> None:
+    deep: object = "\x00"
+    for _ in range(50_000):
+        deep = [deep]
+
+    with pytest.raises(InvalidInput) as caught:
+        check_storable("metadata", {"nested": deep})
+
+    [error] = caught.value.errors
+    assert error.field.startswith("metadata.nested[0][0]")
+    assert error.field.endswith("…")
+    assert len(error.field) <= 201
+
+
+def test_text_without_nul_is_storable_whatever_else_it_holds() -> None:
+    check_storable("arguments", {"script": "line\n\ttab \u2603 \x7f", "n": [1, 2.5, None, True, {"k": ""}]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from scheduler_domain import ApiKey, ApiKeyRepository, Principal, Role, generate_key, hash_key
+from scheduler_domain import ApiKey, ApiKeyRepository, Principal, Role, check_storable, generate_key, hash_key
 from scheduler_errors import InvalidInput, Unauthenticated
 from scheduler_foundation import Clock
 
@@ -63,6 +63,7 @@ class AccessControl:
         """A new key; its secret is returned once and only its hash is stored."""
         if not name.strip() or len(name) > MAX_KEY_NAME:
             raise InvalidInput.for_field("name", f"must be 1 to {MAX_KEY_NAME} characters")
+        check_storable("name", name)
         now = self._clock.now()
         if expires_at is not None and expires_at <= now:
             raise InvalidInput.for_field("expires_at", "must be in the future")

@@ -19,6 +19,7 @@ from scheduler_domain import (
     Trigger,
     check_dependencies,
     check_idempotency_key,
+    check_storable,
     normalize_cron,
 )
 from scheduler_errors import Conflict, InvalidInput
@@ -134,6 +135,7 @@ class TaskControl:
         first run instead of creating another.
         """
         check_idempotency_key(idempotency_key)
+        check_storable("arguments", arguments)
         task = await self._tasks.get(task_id)
         if not task.accepts_runs():
             raise Conflict(f"task {task_id} is archived and cannot be triggered")

@@ -51,6 +51,7 @@ from scheduler_domain.run import (
 from scheduler_domain.schedule import has_seconds, next_fire_after, normalize_cron, parse_timezone
 from scheduler_domain.security import ApiKey, Permission, Principal, Role, generate_key, hash_key
 from scheduler_domain.task import FirePlan, Task
+from scheduler_domain.text import check_storable
 from scheduler_domain.values import (
     MisfirePolicy,
     Priority,
@@ -117,6 +118,7 @@ __all__ = [
     "check_idempotency_key",
     "check_limit",
     "check_registration",
+    "check_storable",
     "check_task_count",
     "decode_cursor",
     "decode_message",

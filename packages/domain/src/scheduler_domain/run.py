@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Struct
 
 from scheduler_domain.retry import RetryPolicy
+from scheduler_domain.text import check_storable
 from scheduler_domain.values import Priority, RunStatus, TaskType, Trigger
 from scheduler_errors import Conflict, InvalidInput
 
@@ -49,6 +50,7 @@ def check_idempotency_key(key: str | None) -> None:
         raise InvalidInput.for_field(
             "idempotency_key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters (or absent)"
         )
+    check_storable("idempotency_key", key)
 
 
 #: The ends after which the retry policy applies.

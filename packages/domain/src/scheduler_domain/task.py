@@ -10,6 +10,7 @@ from msgspec import Struct
 
 from scheduler_domain.retry import RetryPolicy
 from scheduler_domain.schedule import last_fire_before, next_fire_after, normalize_cron, parse_timezone
+from scheduler_domain.text import check_storable
 from scheduler_domain.values import MisfirePolicy, Priority, TaskStatus, TaskType
 from scheduler_errors import Conflict, InvalidInput
 
@@ -133,6 +134,8 @@ def _check_task(task: Task) -> None:
         raise InvalidInput.for_field("name", f"must be 1 to {MAX_NAME_LENGTH} characters")
     if not task.command.strip():
         raise InvalidInput.for_field("command", "must not be empty")
+    for field in ("name", "command", "description", "executor", "tags", "arguments", "metadata"):
+        check_storable(field, getattr(task, field))
     if task.schedule is not None:
         normalize_cron(task.schedule)
     parse_timezone(task.timezone)

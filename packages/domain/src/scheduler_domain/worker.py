@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from scheduler_domain.text import check_storable
 from scheduler_domain.values import TaskType, WorkerStatus
 from scheduler_errors import InvalidInput
 
@@ -60,6 +61,8 @@ def check_registration(worker: WorkerInfo) -> None:
     """`InvalidInput` naming the first field of `worker` that a registration cannot accept."""
     if not worker.hostname.strip():
         raise InvalidInput.for_field("hostname", "must not be empty")
+    for field in ("id", "hostname", "metadata"):
+        check_storable(field, getattr(worker, field))
     try:
         ipaddress.ip_address(worker.ip_address)
     except ValueError:
