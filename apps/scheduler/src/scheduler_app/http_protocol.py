@@ -29,6 +29,12 @@ def problem_answer(status: int, title: str, detail: str, *headers: bytes) -> byt
 _TOO_LARGE = problem_answer(
     431, "Request Header Fields Too Large", f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"
 )
+_MALFORMED = problem_answer(
+    400,
+    "Bad Request",
+    "the request is not valid HTTP/1.1: a malformed request line or header (a control character "
+    "in a header value, for one)",
+)
 _TOO_MANY = problem_answer(
     503, "Service Unavailable", "the server has all the connections it accepts open", b"retry-after: 1"
 )
@@ -50,6 +56,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
       uvicorn's own `limit_concurrency` is not used: it checks every request, so the kept-alive
       connections already being served get 503 too, and it counts the connection asking, so a
       limit of N serves N - 1.
+
+    * A request httptools cannot parse is answered 400 as problem+json, like every other refusal,
+      rather than uvicorn's plain-text one.
 
     After a refusal it sends its end of the connection and drops whatever still comes, for
     `LINGER_SECONDS` at most, then closes: closing at once, with the client's bytes unread, would
@@ -100,6 +109,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = None
         self._head_started = None
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request its parser refused (`msg` is its fixed text)."""
+        self._refuse(_MALFORMED)
 
     def _arm_head_timer(self, deadline: float) -> None:
         self._head_timer = self.loop.call_at(deadline, self._on_head_timer, deadline)
