@@ -107,6 +107,21 @@ async def test_a_heartbeat_with_an_impossible_task_count_is_422_and_changes_noth
     assert world.worker_rows.rows["host-1-123"] == before
 
 
+@pytest.mark.parametrize("status", ["offline", "registering"])
+async def test_a_heartbeat_cannot_say_the_worker_is_not_alive(
+    world: World, admin: httpx.AsyncClient, status: str
+) -> None:
+    await admin.post(WORKERS, json=_registration())
+    before = world.worker_rows.rows["host-1-123"]
+
+    response = await admin.post(
+        f"{WORKERS}/host-1-123/heartbeat", json={"current_task_count": 0, "status": status}
+    )
+
+    assert fields_of(assert_problem(response, 422)) == ["status"]
+    assert world.worker_rows.rows["host-1-123"] == before
+
+
 async def test_heartbeat_records_load_and_time(world: World, admin: httpx.AsyncClient) -> None:
     await admin.post(WORKERS, json=_registration())
     world.clock.advance(30)

@@ -8,6 +8,7 @@ from scheduler_domain import (
     WorkerInfo,
     WorkerRepository,
     WorkerStatus,
+    check_heartbeat_status,
     check_registration,
     check_task_count,
 )
@@ -35,6 +36,7 @@ class WorkerRegistry:
     ) -> WorkerInfo:
         """Record that the worker is alive."""
         check_task_count(current_task_count)
+        check_heartbeat_status(status)
         worker = await self._workers.get(worker_id)
         beat = worker.heartbeat(self._clock.now(), current_task_count=current_task_count, status=status)
         return await self._workers.save(beat)

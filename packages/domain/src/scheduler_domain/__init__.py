@@ -63,7 +63,13 @@ from scheduler_domain.values import (
     utc_now,
 )
 from scheduler_domain.waves import Verdict, Wave, WaveStep
-from scheduler_domain.worker import MAX_CONCURRENT_TASKS, WorkerInfo, check_registration, check_task_count
+from scheduler_domain.worker import (
+    MAX_CONCURRENT_TASKS,
+    WorkerInfo,
+    check_heartbeat_status,
+    check_registration,
+    check_task_count,
+)
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -115,6 +121,7 @@ __all__ = [
     "WorkerStatus",
     "can_move",
     "check_dependencies",
+    "check_heartbeat_status",
     "check_idempotency_key",
     "check_limit",
     "check_registration",

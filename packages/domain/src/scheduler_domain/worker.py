@@ -77,6 +77,20 @@ def check_registration(worker: WorkerInfo) -> None:
         raise InvalidInput.for_field("max_concurrent_tasks", f"must be between 1 and {MAX_CONCURRENT_TASKS}")
 
 
+#: What a worker may say of itself in a heartbeat: it registers by registering and goes offline
+#: by deregistering (or by falling silent).
+HEARTBEAT_STATUSES = frozenset({WorkerStatus.ONLINE, WorkerStatus.DRAINING})
+
+
+def check_heartbeat_status(status: WorkerStatus | None) -> None:
+    """`InvalidInput` unless `status` is absent or one a live worker can report."""
+    if status is not None and status not in HEARTBEAT_STATUSES:
+        raise InvalidInput.for_field(
+            "status",
+            f"a heartbeat says 'online' or 'draining', not {status.value!r} (deregister to go offline)",
+        )
+
+
 def check_task_count(current_task_count: int) -> None:
     """`InvalidInput` unless `current_task_count` is a count a worker can report."""
     if not 0 <= current_task_count <= MAX_CONCURRENT_TASKS:
