@@ -25,6 +25,7 @@ from scheduler_testing import (
     FakeWakeup,
     FakeWorkerRepository,
 )
+from scheduler_worker import ShellExecutor
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -57,7 +58,7 @@ class World:
                 runs=self.run_rows,
                 clock=self.clock,
                 wakeup=self.wakeup,
-                executors=frozenset({"shell"}),
+                executors={"shell": ShellExecutor.check_task},
             ),
             runs=RunControl(runs=self.run_rows, queue=self.queue, clock=self.clock),
             access=self.access,

@@ -211,3 +211,27 @@ async def test_a_nul_character_in_a_patch_or_a_trigger_is_422_and_changes_nothin
     assert fields_of(assert_problem(keyed, 422)) == ["idempotency_key"]
     assert world.task_rows.rows[task["id"]] == before
     assert world.run_rows.rows == {}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"env": ["A=b"]}, "arguments.env"),
+        ({"env": {"A": 1}}, "arguments.env"),
+        ({"cwd": 5}, "arguments.cwd"),
+    ],
+)
+async def test_arguments_the_executor_would_refuse_are_422_where_the_task_is_written(
+    world: World, admin: httpx.AsyncClient, arguments: dict[str, Any], field: str
+) -> None:
+    task = await create_task(admin, name="kept")
+    before = world.task_rows.rows[task["id"]]
+
+    created = await admin.post(TASKS, json={"name": "x", "command": "true", "arguments": arguments})
+    patched = await admin.patch(f"{TASKS}/{task['id']}", json={"arguments": arguments})
+    triggered = await admin.post(f"{TASKS}/{task['id']}/trigger", json={"arguments": arguments})
+
+    for response in (created, patched, triggered):
+        assert fields_of(assert_problem(response, 422)) == [field]
+    assert list(world.task_rows.rows.values()) == [before]
+    assert world.run_rows.rows == {}

@@ -17,6 +17,7 @@ from scheduler_application import (
     WorkerRegistry,
 )
 from scheduler_application.scheduling import PendingRunClaims
+from scheduler_foundation import TaskCheck
 from scheduler_testing import (
     FakeApiKeyRepository,
     FakeClock,
@@ -29,7 +30,7 @@ from scheduler_testing import (
 
 #: A Monday, in winter (New York is on EST, UTC-5).
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-EXECUTORS = frozenset({"shell", "http", "python"})
+EXECUTORS: dict[str, TaskCheck | None] = {"shell": None, "http": None, "python": None}
 
 
 @pytest.fixture

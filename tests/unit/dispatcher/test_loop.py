@@ -43,7 +43,7 @@ def build_world(scan_interval: float) -> World:
     scheduler = SchedulerService(
         tasks=tasks, runs=runs, queue=queue, lifecycle=lifecycle, clock=clock, policy=SchedulingPolicy()
     )
-    control = TaskControl(tasks=tasks, runs=runs, clock=clock, wakeup=wakeup, executors=frozenset({"shell"}))
+    control = TaskControl(tasks=tasks, runs=runs, clock=clock, wakeup=wakeup, executors={"shell": None})
     dispatcher = Dispatcher(scheduler=scheduler, wakeup=wakeup, scan_interval=scan_interval)
     return World(clock, runs, tasks, queue, wakeup, control, dispatcher)
 

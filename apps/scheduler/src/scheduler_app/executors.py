@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
 from scheduler_config import AppConfig
-from scheduler_foundation import ExecutorRegistry
+from scheduler_foundation import ExecutorRegistry, TaskCheck
 from scheduler_worker import HttpExecutor, PythonExecutor, ShellExecutor, discover_executors
 
-BUILT_IN = frozenset({"shell", "http", "python"})
+BUILT_IN: Mapping[str, TaskCheck] = {
+    "shell": ShellExecutor.check_task,
+    "http": HttpExecutor.check_task,
+    "python": PythonExecutor.check_task,
+}
 
 
-def executor_names() -> frozenset[str]:
-    """Every executor name a task may use: the built-in ones and the installed plugins'."""
-    return BUILT_IN | {executor.name for executor in discover_executors()}
+def task_checks() -> dict[str, TaskCheck | None]:
+    """Every executor name a task may use, the built-in ones and the installed plugins', each
+    with the check of a task's command and arguments (a plugin's `check_task`, if it has one)."""
+    plugins = {executor.name: getattr(executor, "check_task", None) for executor in discover_executors()}
+    return {**plugins, **BUILT_IN}
 
 
 async def executor_registry(

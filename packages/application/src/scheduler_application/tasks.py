@@ -23,7 +23,7 @@ from scheduler_domain import (
     normalize_cron,
 )
 from scheduler_errors import Conflict, InvalidInput
-from scheduler_foundation import Clock, DispatchWakeup
+from scheduler_foundation import Clock, DispatchWakeup, TaskCheck
 
 #: Fields a client may change with a partial update.
 EDITABLE_FIELDS = frozenset(
@@ -58,8 +58,10 @@ class TaskControl:
         runs: TaskRunRepository,
         clock: Clock,
         wakeup: DispatchWakeup,
-        executors: frozenset[str],
+        executors: Mapping[str, TaskCheck | None],
     ) -> None:
+        """`executors`: the executor names a task may use, each with the check of its command
+        and arguments when the executor offers one."""
         self._tasks = tasks
         self._runs = runs
         self._clock = clock
@@ -139,6 +141,8 @@ class TaskControl:
         task = await self._tasks.get(task_id)
         if not task.accepts_runs():
             raise Conflict(f"task {task_id} is archived and cannot be triggered")
+        if arguments:  # merged over the task's, as the dispatcher merges them
+            self._check_command(task, {**task.arguments, **arguments})
         now = self._clock.now()
         run = TaskRun(
             task_id=task.id,
@@ -163,8 +167,14 @@ class TaskControl:
             raise InvalidInput.for_field(
                 field, f"no executor {task.executor_name!r} is available (known: {known})"
             )
+        self._check_command(task, task.arguments)
         if task.dependencies:
             check_dependencies(task.id, task.dependencies, graph=await self._tasks.dependency_graph())
+
+    def _check_command(self, task: Task, arguments: Mapping[str, Any]) -> None:
+        check = self._executors.get(task.executor_name)
+        if check is not None:
+            check(task.command, arguments)
 
 
 def _edited(current: Task, fields: Mapping[str, Any], now: datetime) -> Task:

@@ -2,7 +2,7 @@
 
 from scheduler_foundation.clock import Clock, SystemClock
 from scheduler_foundation.coalescing import Coalescer
-from scheduler_foundation.executor import ExecutorRegistry, TaskExecutor
+from scheduler_foundation.executor import ExecutorRegistry, TaskCheck, TaskExecutor
 from scheduler_foundation.lifecycle import Service
 from scheduler_foundation.presence import WorkerPresence
 from scheduler_foundation.queue import Delivery, MessageQueue
@@ -19,6 +19,7 @@ __all__ = [
     "RunReporter",
     "Service",
     "SystemClock",
+    "TaskCheck",
     "TaskExecutor",
     "WorkerPresence",
 ]

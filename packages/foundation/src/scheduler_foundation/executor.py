@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeAlias
 
 from scheduler_domain import RunDispatch, RunOutcome
 from scheduler_errors import InvalidInput
+
+#: Checks a task's `command` and `arguments` against what its executor accepts, where the task is
+#: written rather than at each run: `InvalidInput` naming the first field the executor would
+#: refuse. It judges the form only (a URL, a `module:function`), never the world it would meet
+#: (whether the module imports or the host answers), which only a worker can see. An executor
+#: offers one as its `check_task` attribute; plugins may, and need not.
+TaskCheck: TypeAlias = Callable[[str, Mapping[str, Any]], None]
 
 
 class TaskExecutor(Protocol):

@@ -32,18 +32,23 @@ class HttpRequest:
     @classmethod
     def of(cls, job: RunDispatch) -> HttpRequest:
         """The request `job` describes; `InvalidInput` naming the first bad argument."""
-        arguments = job.arguments
+        return cls.read(job.command, job.arguments, run_timeout=job.timeout_seconds)
+
+    @classmethod
+    def read(cls, command: str, arguments: Mapping[str, Any], *, run_timeout: int) -> HttpRequest:
+        """The request a task's `command` (the URL) and `arguments` describe, its timeout capped
+        by `run_timeout`; `InvalidInput` naming the first bad argument."""
         unknown = sorted(set(arguments) - _KNOWN_ARGUMENTS)
         if unknown:
             known = ", ".join(sorted(_KNOWN_ARGUMENTS))
             raise InvalidInput.for_field("arguments", f"unknown argument {unknown[0]!r} (known: {known})")
         return cls(
             method=_method(arguments.get("method", "GET")),
-            url=_url(job.command),
+            url=_url(command),
             headers=_headers(arguments.get("headers", {})),
             params=_params(arguments.get("params", {})),
             body=_body(arguments.get("body")),
-            timeout_seconds=_timeout(arguments.get("timeout_seconds"), job.timeout_seconds),
+            timeout_seconds=_timeout(arguments.get("timeout_seconds"), run_timeout),
             follow_redirects=_flag("follow_redirects", arguments.get("follow_redirects", False)),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -42,6 +43,12 @@ class HttpExecutor:
     def name(self) -> str:
         """`http`."""
         return "http"
+
+    @staticmethod
+    def check_task(command: str, arguments: Mapping[str, Any]) -> None:
+        """`InvalidInput` naming what a run would refuse: a URL that is not http(s), an unknown
+        or malformed argument (see the class)."""
+        HttpRequest.read(command, arguments, run_timeout=1)  # the run's timeout only caps
 
     async def execute(self, job: RunDispatch) -> RunOutcome:
         """Send the request and wait for the whole (capped) response, or the timeout."""

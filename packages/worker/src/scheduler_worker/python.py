@@ -81,6 +81,13 @@ class PythonExecutor:
         """`python`."""
         return "python"
 
+    @staticmethod
+    def check_task(command: str, arguments: Mapping[str, Any]) -> None:
+        """`InvalidInput` naming what a run would refuse: a command not of the form
+        `package.module:function`, or an argument named as one the scheduler passes. Whether
+        the module imports is for the worker's Python to say."""
+        _target(command, arguments)
+
     @property
     def pids(self) -> frozenset[int]:
         """The process ids of the pool (empty until first use and after `close`)."""
@@ -120,12 +127,7 @@ class PythonExecutor:
 
 
 def _call(job: RunDispatch) -> Call:
-    module, separator, function = job.command.strip().partition(":")
-    if not separator or not _dotted(module) or not _dotted(function):
-        raise InvalidInput.for_field("command", f"{job.command!r} is not of the form package.module:function")
-    reserved = sorted({RUN_ID_ARGUMENT, ATTEMPT_ARGUMENT} & set(job.arguments))
-    if reserved:
-        raise InvalidInput.for_field("arguments", f"{reserved[0]!r} is set by the scheduler, not the task")
+    module, function = _target(job.command, job.arguments)
     return Call(
         module=module,
         function=function,
@@ -134,6 +136,18 @@ def _call(job: RunDispatch) -> Call:
         task_id=job.task_id,
         attempt=job.attempt,
     )
+
+
+def _target(command: str, arguments: Mapping[str, Any]) -> tuple[str, str]:
+    """The module and function `command` names; `InvalidInput` for a malformed one, or for
+    `arguments` that take the names of the scheduler's own."""
+    module, separator, function = command.strip().partition(":")
+    if not separator or not _dotted(module) or not _dotted(function):
+        raise InvalidInput.for_field("command", f"{command!r} is not of the form package.module:function")
+    reserved = sorted({RUN_ID_ARGUMENT, ATTEMPT_ARGUMENT} & set(arguments))
+    if reserved:
+        raise InvalidInput.for_field("arguments", f"{reserved[0]!r} is set by the scheduler, not the task")
+    return module, function
 
 
 def _dotted(name: str) -> bool:

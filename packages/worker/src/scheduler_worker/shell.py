@@ -51,6 +51,13 @@ class ShellExecutor:
         """`shell`."""
         return "shell"
 
+    @staticmethod
+    def check_task(command: str, arguments: Mapping[str, Any]) -> None:
+        """`InvalidInput` naming what a run would refuse: an `env` that is not a mapping of
+        variable names to strings, a `cwd` that is not a path (its existence is the worker's)."""
+        _extra_environment(arguments)
+        _working_directory(arguments)
+
     async def execute(self, job: RunDispatch) -> RunOutcome:
         """Run the command to its end, its timeout, or the cancellation of the awaiting task."""
         settings = self._launch_settings(job)

@@ -11,7 +11,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from scheduler_app.executors import executor_names, executor_registry
+from scheduler_app.executors import executor_registry, task_checks
 from scheduler_config import AppConfig
 from scheduler_foundation import SystemClock
 
@@ -61,8 +61,8 @@ class Core(containers.DeclarativeContainer):
 
 
 class Executors(containers.DeclarativeContainer):
-    """The executors this process can run, and the names the API accepts."""
+    """The executors this process can run, and the names (with their checks) the API accepts."""
 
     config = providers.Dependency(instance_of=AppConfig)
     registry = providers.Resource(executor_registry, config, providers.Callable(task_environment))
-    names = providers.Singleton(executor_names)
+    checks = providers.Singleton(task_checks)

@@ -52,7 +52,7 @@ class UseCases(containers.DeclarativeContainer):
         runs=storage.runs,
         clock=core.clock,
         wakeup=storage.wakeup,
-        executors=executors.names,
+        executors=executors.checks,
     )
     dependency_release = providers.Singleton(
         DependencyRelease, runs=storage.runs, tasks=storage.tasks, clock=core.clock, wakeup=storage.wakeup
