@@ -79,6 +79,17 @@ class Session:
             return cursor.lastrowid
 
 
+async def _stopped(connection: aiosqlite.Connection) -> None:
+    """Wait for the thread of a connection that failed to open.
+
+    aiosqlite queues the thread's stop when the open fails, but nobody waits for it: a thread still
+    running when the event loop closes prints a traceback as it hands back its result.
+    """
+    thread = connection._thread  # aiosqlite offers no public way to wait for it
+    if thread.is_alive():
+        await asyncio.to_thread(thread.join)
+
+
 class SqliteDatabase:
     """An SQLite file in WAL mode with foreign keys on.
 
@@ -95,11 +106,16 @@ class SqliteDatabase:
     @classmethod
     async def open(cls, path: Path, *, busy_timeout_seconds: float = 5.0) -> SqliteDatabase:
         """Open (creating it and its directory if needed) the database file at `path`."""
+        connection = aiosqlite.connect(path, isolation_level=None)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection = await aiosqlite.connect(path, isolation_level=None)
+            await connection
         except (OSError, sqlite3.Error) as exc:
-            raise Unavailable(f"cannot open the SQLite database {str(path)!r} ({exc})") from exc
+            await _stopped(connection)
+            raise Unavailable(
+                f"cannot open the SQLite database {str(path)!r} ({exc}): "
+                "check that its directory is a directory this process may write to"
+            ) from exc
         connection.row_factory = sqlite3.Row
         try:
             await connection.execute("PRAGMA journal_mode = WAL")
