@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import pytest
 
+from scheduler_application import WorkerRegistry
 from scheduler_domain import ApiKey, Role, WorkerInfo
-from scheduler_errors import Conflict, InvalidInput, Unavailable
+from scheduler_errors import Conflict, InvalidInput, NotFound, Unavailable
 from scheduler_infrastructure import (
     PostgresApiKeyRepository,
     PostgresDatabase,
@@ -17,7 +19,7 @@ from scheduler_infrastructure import (
     PostgresWorkerRepository,
 )
 from scheduler_infrastructure.postgres.database import Session
-from scheduler_testing import a_task
+from scheduler_testing import FakeClock, a_task
 from tests.integration.postgres.server import admin_connection, open_database
 
 RAISE_SERIALIZATION_FAILURE = (
@@ -163,3 +165,19 @@ async def test_the_loser_of_a_real_deadlock_is_retried_and_both_commit(db: Postg
     )
 
     assert sorted(attempts.values()) == [1, 2]
+
+
+@pytest.mark.parametrize("action", ["get", "heartbeat", "deregister"])
+async def test_a_worker_id_with_a_nul_is_unknown_not_a_database_error(
+    db: PostgresDatabase, action: str
+) -> None:
+    # PostgreSQL cannot even compare such a text; no registration can have stored one.
+    registry = WorkerRegistry(workers=PostgresWorkerRepository(db=db), clock=FakeClock(datetime.now(UTC)))
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "get": lambda: registry.get("w\x00"),
+        "heartbeat": lambda: registry.heartbeat("w\x00", current_task_count=0),
+        "deregister": lambda: registry.deregister("w\x00"),
+    }
+
+    with pytest.raises(NotFound):
+        await calls[action]()

@@ -92,3 +92,13 @@ async def test_page_refuses_a_limit_out_of_range(trail: AuditTrail, limit: int) 
         await trail.page(AuditQuery(limit=limit))
 
     assert caught.value.errors[0].field == "limit"
+
+
+async def test_a_nul_in_the_path_is_recorded_as_a_replacement_character(
+    trail: AuditTrail, log: FakeAuditLogRepository
+) -> None:
+    stored = await trail.record(
+        "apikey:1:ci", "worker.deregister", "worker:a\x00b", source_ip=None, outcome=404
+    )
+
+    assert stored.resource == log.rows[0].resource == "worker:a\ufffdb"

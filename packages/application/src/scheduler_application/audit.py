@@ -8,6 +8,10 @@ from typing import Any
 from scheduler_domain import AuditEntry, AuditLogRepository, AuditQuery, Page, check_limit
 from scheduler_foundation import Clock
 
+#: What a NUL character in a recorded path becomes: PostgreSQL stores no NUL in text, and an
+#: entry for a request aimed at `/workers/a%00b` must be kept all the same.
+_NUL_STANDS_IN = "\ufffd"
+
 
 class AuditTrail:
     """Records writes and lists them, newest first."""
@@ -28,12 +32,13 @@ class AuditTrail:
     ) -> AuditEntry:
         """Store that `actor` did `action` on `resource` now; `outcome` is the HTTP status answered.
 
-        `detail` must stay small and free of secrets: the caller chooses what goes in it.
+        `detail` must stay small and free of secrets: the caller chooses what goes in it. A NUL
+        character in `resource` (which comes from the request's path) is kept as U+FFFD.
         """
         entry = AuditEntry(
             actor=actor,
             action=action,
-            resource=resource,
+            resource=resource.replace("\x00", _NUL_STANDS_IN),
             at=self._clock.now(),
             source_ip=source_ip,
             outcome=outcome,

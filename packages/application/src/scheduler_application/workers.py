@@ -12,6 +12,7 @@ from scheduler_domain import (
     check_registration,
     check_task_count,
 )
+from scheduler_errors import NotFound
 from scheduler_foundation import Clock
 
 
@@ -37,18 +38,27 @@ class WorkerRegistry:
         """Record that the worker is alive."""
         check_task_count(current_task_count)
         check_heartbeat_status(status)
-        worker = await self._workers.get(worker_id)
+        worker = await self.get(worker_id)
         beat = worker.heartbeat(self._clock.now(), current_task_count=current_task_count, status=status)
         return await self._workers.save(beat)
 
     async def deregister(self, worker_id: str) -> None:
         """Forget a worker that stopped."""
+        _check_known(worker_id)
         await self._workers.remove(worker_id)
 
     async def get(self, worker_id: str) -> WorkerInfo:
         """One worker."""
+        _check_known(worker_id)
         return await self._workers.get(worker_id)
 
     async def all(self) -> list[WorkerInfo]:
         """Every worker."""
         return await self._workers.all()
+
+
+def _check_known(worker_id: str) -> None:
+    """`NotFound` for an id no registration could have stored (see `check_storable`), before a
+    store that cannot even compare it (PostgreSQL) is asked."""
+    if "\x00" in worker_id:
+        raise NotFound("worker", worker_id)
