@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from tests.e2e.cluster import (
+    POSTGRES_URL,
     RoleProcess,
     broker_namespace,
     cluster_env,
@@ -122,3 +124,18 @@ def test_two_concurrent_migrate_commands_are_safe(database_url: str, tmp_path: P
     assert [process.returncode for process in both] == [0, 0], results
     assert results[0][0] == results[1][0]
     assert "schema version" in results[0][0]
+
+
+def test_migrate_on_a_search_path_naming_no_schema_says_so_in_one_line(tmp_path: Path) -> None:
+    missing = f"e2e_missing_{secrets.token_hex(4)}"
+    url = make_conninfo(POSTGRES_URL, options=f"-c search_path={missing}")
+    env = cluster_env(url, "redis", f"e2e-{secrets.token_hex(4)}")
+
+    result = scheduler("migrate", env=env, cwd=tmp_path)
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "CREATE SCHEMA" in lines[0]
+    assert "database.url" in lines[0]

@@ -232,6 +232,14 @@ _TRANSLATIONS: tuple[tuple[tuple[type[psycopg.Error], ...], Callable[[str, str],
         ),
     ),
     (
+        (errors.InvalidSchemaName,),
+        lambda where, reason: InvalidInput(
+            f"the PostgreSQL database at {where} has no schema to hold the scheduler's tables "
+            f"({reason}): create the schema that database.url's search_path names (CREATE SCHEMA "
+            "name), or name an existing one"
+        ),
+    ),
+    (
         (PoolClosed,),
         lambda where, reason: Unavailable(f"the PostgreSQL database at {where} is closed"),
     ),
