@@ -10,6 +10,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
+#: A database URL the cluster roles accept as such (never reached: the settings are refused first).
+POSTGRES = {"SCHEDULER_DATABASE__URL": "postgresql://scheduler@127.0.0.1:1/scheduler"}
+
 
 def scheduler(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -47,6 +50,9 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["config", "check"], {"SCHEDULER_API__PORT": "eighty"}, "port"),
         (["--config", "missing.toml", "config", "check"], {}, "does not exist"),
         (["standalone"], {"SCHEDULER_NOPE": "1"}, "nope"),
+        (["dispatcher"], {"SCHEDULER_QUEUE__URL": "redis://[bad", **POSTGRES}, "queue.url"),
+        (["api"], {"SCHEDULER_QUEUE__URL": "amqp://127.0.0.1:abc/", **POSTGRES}, "queue.url"),
+        (["config", "check"], {"SCHEDULER_QUEUE__URL": "kafka://127.0.0.1:9092"}, "queue.url"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(

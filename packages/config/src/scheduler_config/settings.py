@@ -173,8 +173,26 @@ def _check(config: AppConfig) -> None:
             raise InvalidInput.for_field(f"dispatcher.{name}", "must be positive")
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
+    _check_url("queue.url", config.queue.url, _BROKER_SCHEMES, "use redis://, amqp:// or memory://")
     if config.logging.format not in ("json", "console"):
         raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
+
+
+_BROKER_SCHEMES = ("memory", "redis", "rediss", "amqp", "amqps")
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...], usage: str) -> None:
+    """`url` must parse, with a numeric port if any, and use one of `schemes` (never echoed: it may
+    hold a password)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check: a non-numeric one raises here
+    except ValueError as exc:
+        raise InvalidInput.for_field(name, f"not a URL ({exc}): {usage}") from exc
+    if not parts.scheme or "://" not in url:
+        raise InvalidInput.for_field(name, f"not a URL (no scheme://): {usage}")
+    if parts.scheme.lower() not in schemes:
+        raise InvalidInput.for_field(name, f"{parts.scheme}:// is not served here: {usage}")
 
 
 def _check_finite(config: AppConfig) -> None:
