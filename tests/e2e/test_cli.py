@@ -53,6 +53,7 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["dispatcher"], {"SCHEDULER_QUEUE__URL": "redis://[bad", **POSTGRES}, "queue.url"),
         (["api"], {"SCHEDULER_QUEUE__URL": "amqp://127.0.0.1:abc/", **POSTGRES}, "queue.url"),
         (["config", "check"], {"SCHEDULER_QUEUE__URL": "kafka://127.0.0.1:9092"}, "queue.url"),
+        (["standalone"], {"SCHEDULER_LOGGING__LEVEL": "LOUD"}, "logging.level"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(

@@ -73,6 +73,7 @@ def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told
         ({"SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "inf"}, "worker.heartbeat_interval_seconds"),
         ({"SCHEDULER_DISPATCHER__MISFIRE_GRACE_SECONDS": "-inf"}, "dispatcher.misfire_grace_seconds"),
         ({"SCHEDULER_DATABASE__STATEMENT_TIMEOUT_SECONDS": "NaN"}, "database.statement_timeout_seconds"),
+        ({"SCHEDULER_LOGGING__LEVEL": "LOUD"}, "logging.level"),
         ({"SCHEDULER_QUEUE__URL": "kafka://127.0.0.1:9092"}, "queue.url"),
         ({"SCHEDULER_QUEUE__URL": "redis://[bad"}, "queue.url"),
         ({"SCHEDULER_QUEUE__URL": "amqp://127.0.0.1:abc/"}, "queue.url"),

@@ -174,10 +174,13 @@ def _check(config: AppConfig) -> None:
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
     _check_url("queue.url", config.queue.url, _BROKER_SCHEMES, "use redis://, amqp:// or memory://")
+    if config.logging.level.upper() not in (*_LOG_LEVELS, "WARN", "FATAL"):  # what `logging` knows
+        raise InvalidInput.for_field("logging.level", f"must be one of {', '.join(_LOG_LEVELS)}")
     if config.logging.format not in ("json", "console"):
         raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _BROKER_SCHEMES = ("memory", "redis", "rediss", "amqp", "amqps")
 
 
