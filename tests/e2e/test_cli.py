@@ -54,11 +54,15 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["api"], {"SCHEDULER_QUEUE__URL": "amqp://127.0.0.1:abc/", **POSTGRES}, "queue.url"),
         (["config", "check"], {"SCHEDULER_QUEUE__URL": "kafka://127.0.0.1:9092"}, "queue.url"),
         (["standalone"], {"SCHEDULER_LOGGING__LEVEL": "LOUD"}, "logging.level"),
+        (["--config", "binary.toml", "config", "check"], {}, "binary.toml is not UTF-8"),
+        (["config", "check"], {"SCHEDULER_CONFIG": "."}, "config file . cannot be read"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(
     args: list[str], env: dict[str, str], says: str, tmp_path: Path
 ) -> None:
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe[api]\n")
+
     result = scheduler(*args, env=env, cwd=tmp_path)
 
     assert result.returncode != 0

@@ -97,6 +97,16 @@ def test_a_missing_or_broken_file_is_reported(tmp_path: Path) -> None:
         load_config({}, path=broken)
 
 
+def test_a_file_that_cannot_be_read_as_text_is_named(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[api]\n")
+
+    with pytest.raises(InvalidInput, match=r"binary\.toml is not UTF-8 text"):
+        load_config({}, path=binary)
+    with pytest.raises(InvalidInput, match=r"config file .*cannot be read \(Is a directory\)"):
+        load_config({"SCHEDULER_CONFIG": str(tmp_path)})
+
+
 def test_test_server_urls_are_not_settings() -> None:
     config = load_config(
         {"SCHEDULER_TEST_POSTGRES_URL": "postgresql://x", "SCHEDULER_TEST_REDIS_URL": "redis://x"}
