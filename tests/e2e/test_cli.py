@@ -12,6 +12,7 @@ pytestmark = pytest.mark.e2e
 
 #: A database URL the cluster roles accept as such (never reached: the settings are refused first).
 POSTGRES = {"SCHEDULER_DATABASE__URL": "postgresql://scheduler@127.0.0.1:1/scheduler"}
+WORKER = {"SCHEDULER_QUEUE__URL": "redis://127.0.0.1:1/0", "SCHEDULER_WORKER__API_KEY": "sk_test"}
 
 
 def scheduler(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -54,6 +55,8 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["api"], {"SCHEDULER_QUEUE__URL": "amqp://127.0.0.1:abc/", **POSTGRES}, "queue.url"),
         (["config", "check"], {"SCHEDULER_QUEUE__URL": "kafka://127.0.0.1:9092"}, "queue.url"),
         (["standalone"], {"SCHEDULER_LOGGING__LEVEL": "LOUD"}, "logging.level"),
+        (["worker", "--api-url", "notaurl"], WORKER, "worker.api_url"),
+        (["worker", "--api-url", "http://127.0.0.1:abc"], WORKER, "worker.api_url"),
         (["--config", "binary.toml", "config", "check"], {}, "binary.toml is not UTF-8"),
         (["config", "check"], {"SCHEDULER_CONFIG": "."}, "config file . cannot be read"),
     ],

@@ -174,6 +174,12 @@ def _check(config: AppConfig) -> None:
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
     _check_url("queue.url", config.queue.url, _BROKER_SCHEMES, "use redis://, amqp:// or memory://")
+    _check_url(
+        "worker.api_url",
+        config.worker.api_url,
+        ("http", "https"),
+        "give the API's address, e.g. http://api.internal:8080",
+    )
     if config.logging.level.upper() not in (*_LOG_LEVELS, "WARN", "FATAL"):  # what `logging` knows
         raise InvalidInput.for_field("logging.level", f"must be one of {', '.join(_LOG_LEVELS)}")
     if config.logging.format not in ("json", "console"):
