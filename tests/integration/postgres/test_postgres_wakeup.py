@@ -58,7 +58,7 @@ async def test_storing_a_pending_run_wakes_a_dispatcher_on_another_pool() -> Non
         runs, task_id = PostgresTaskRunRepository(db=api_pool), await a_task_id(api_pool)
         dispatcher_side = PostgresWakeup(db=dispatcher_pool)
         try:
-            assert await dispatcher_side.wait(0.05) is False  # starts listening; nothing stored yet
+            assert await dispatcher_side.wait(10) is True  # starts listening: at once, to look
             waiting = asyncio.create_task(dispatcher_side.wait(10))
             started = time.monotonic()
 
@@ -115,8 +115,8 @@ async def test_a_run_stored_in_one_schema_wakes_only_the_dispatchers_of_that_sch
     async with migrated_database(max_size=2) as other_schema:
         here, elsewhere = PostgresWakeup(db=db), PostgresWakeup(db=other_schema)
         try:
-            assert await elsewhere.wait(0.05) is False  # starts listening
-            assert await here.wait(0.05) is False
+            assert await elsewhere.wait(10) is True  # starts listening, at once
+            assert await here.wait(10) is True
             waiting_here = asyncio.create_task(here.wait(10))
             waiting_elsewhere = asyncio.create_task(elsewhere.wait(0.5))
 
@@ -132,6 +132,7 @@ async def test_a_run_stored_in_one_schema_wakes_only_the_dispatchers_of_that_sch
 async def test_wait_returns_false_after_its_deadline_without_a_notify(db: PostgresDatabase) -> None:
     wakeup = PostgresWakeup(db=db)
     try:
+        await wakeup.wait(10)  # starts listening
         started = time.monotonic()
         assert await wakeup.wait(0.2) is False
         assert 0.15 < time.monotonic() - started < 2
@@ -152,14 +153,34 @@ async def test_a_lost_listener_connection_is_replaced(db: PostgresDatabase) -> N
             )
         assert [row["killed"] for row in killed] == [True]
         assert await wakeup.wait(0.2) is False  # notices the loss, backs off
+        started = time.monotonic()
+        assert await wakeup.wait(10) is True  # listens again, and says so at once: look now
+        assert time.monotonic() - started < 2
 
         waiting = asyncio.create_task(wakeup.wait(10))
-        runs, task_id = PostgresTaskRunRepository(db=db), await a_task_id(db)
-        async with asyncio.timeout(5):
-            while not waiting.done():  # a NOTIFY sent before the new LISTEN is lost: store until heard
-                await runs.add(TaskRun(task_id=task_id))
-                await asyncio.sleep(0.05)
+        await PostgresTaskRunRepository(db=db).add(TaskRun(task_id=await a_task_id(db)))
 
-        assert waiting.result() is True
+        assert await asyncio.wait_for(waiting, 5) is True
+    finally:
+        await wakeup.close()
+
+
+async def test_the_wait_that_starts_listening_returns_at_once_then_notifies_are_heard(
+    db: PostgresDatabase,
+) -> None:
+    # A run stored before the LISTEN notified no one: the first wait must send the dispatcher to
+    # look at once rather than leave that run to the next scan.
+    runs, task_id = PostgresTaskRunRepository(db=db), await a_task_id(db)
+    await runs.add(TaskRun(task_id=task_id))
+    wakeup = PostgresWakeup(db=db)
+    try:
+        started = time.monotonic()
+        assert await wakeup.wait(10) is True
+        assert time.monotonic() - started < 2
+
+        waiting = asyncio.create_task(wakeup.wait(10))
+        await runs.add(TaskRun(task_id=task_id))
+
+        assert await asyncio.wait_for(waiting, 5) is True
     finally:
         await wakeup.close()

@@ -30,7 +30,11 @@ class PostgresWakeup:
     before the run is visible or for a write rolled back. `notify()` thus has nothing to send.
     `wait()` listens on a dedicated connection.
 
-    A lost notification only costs latency: the dispatcher scans on its interval anyway.
+    A wait that has to start listening (the first one, or the first after the connection was
+    lost) returns True at once: whatever was stored before the LISTEN took effect notified no
+    one, so the pass that follows must look. A dispatcher's first pass runs before its first
+    wait; without this, a run stored in between would wait for the next scan. A notification
+    lost otherwise only costs latency: the dispatcher scans on its interval anyway.
     """
 
     def __init__(self, *, db: PostgresDatabase) -> None:
@@ -41,14 +45,17 @@ class PostgresWakeup:
         """Nothing to do: the commit that made a run claimable has notified (see above)."""
 
     async def wait(self, max_wait: float) -> bool:
-        """True when a NOTIFY arrived within `max_wait` seconds.
+        """True when a NOTIFY arrived within `max_wait` seconds, or at once when this wait had to
+        start listening (see above).
 
         The NOTIFYs that arrived together (a burst sent while the dispatcher was busy) are taken
         at once: they wake it once, not once each.
         """
         try:
-            listener = await self._listening()
-            notifies = listener.notifies(timeout=max_wait, stop_after=1)
+            if self._listener is None or self._listener.closed:
+                self._listener = await self._listen()
+                return True
+            notifies = self._listener.notifies(timeout=max_wait, stop_after=1)
             try:
                 async for _ in notifies:
                     return True
@@ -66,13 +73,15 @@ class PostgresWakeup:
         """Close the LISTEN connection."""
         await self._drop_listener()
 
-    async def _listening(self) -> Connection:
-        if self._listener is None or self._listener.closed:
-            listener = await self._db.dedicated_connection()
+    async def _listen(self) -> Connection:
+        listener = await self._db.dedicated_connection()
+        try:
             channel = (await schema_channel(listener)).replace('"', '""')
             await listener.execute(f'LISTEN "{channel}"')
-            self._listener = listener
-        return self._listener
+        except BaseException:
+            await listener.close()
+            raise
+        return listener
 
     async def _drop_listener(self) -> None:
         if self._listener is not None:
