@@ -186,6 +186,81 @@ class TestLostWorkers:
         assert len(ended) == MAX_LIMIT + 3
         assert {r.status for r in runs.rows.values()} == {S.FAILED}
 
+    async def test_a_run_started_by_a_worker_already_offline_ends_once_it_was_silent_a_whole_timeout(
+        self,
+        recovery: WorkerRecovery,
+        registry: WorkerRegistry,
+        task_control: TaskControl,
+        runs: FakeTaskRunRepository,
+        clock: FakeClock,
+    ) -> None:
+        # The worker stalls past the timeout and is marked offline, reports one start, then dies
+        # before a heartbeat could bring it back online.
+        task = await task_control.create(a_task(max_retries=1, retry_backoff_seconds=0))
+        await registry.register(WorkerInfo(id="w-1", hostname="h"))
+        clock.advance(31)
+        assert await recovery.recover_lost_workers() == []
+        run = await running_on("w-1", task, task_control, runs, clock)
+
+        clock.advance(29)
+        too_soon = await recovery.recover_lost_workers()
+        clock.advance(2)
+        ended = await recovery.recover_lost_workers()
+
+        assert too_soon == []
+        assert [(r.id, r.status) for r in ended] == [(run.id, S.FAILED)]
+        assert WORKER_LOST in (ended[0].error_message or "")
+        assert [r.status for r in attempts_of(runs, task)] == [S.FAILED, S.PENDING]
+
+    async def test_more_runs_started_while_offline_than_one_page_all_end(
+        self,
+        recovery: WorkerRecovery,
+        registry: WorkerRegistry,
+        task_control: TaskControl,
+        runs: FakeTaskRunRepository,
+        clock: FakeClock,
+    ) -> None:
+        task = await task_control.create(a_task())
+        await registry.register(WorkerInfo(id="w-1", hostname="h"))
+        await registry.register(WorkerInfo(id="w-2", hostname="h"))
+        clock.advance(31)
+        await recovery.recover_lost_workers()
+        await registry.heartbeat("w-2", current_task_count=1)
+        kept = await running_on("w-2", task, task_control, runs, clock)
+        for _ in range(MAX_LIMIT + 3):
+            await running_on("w-1", task, task_control, runs, clock)
+        await registry.heartbeat("w-2", current_task_count=1)
+        clock.advance(31)
+        await registry.heartbeat("w-2", current_task_count=1)
+
+        ended = await recovery.recover_lost_workers()
+
+        assert len(ended) == MAX_LIMIT + 3
+        assert {r.worker_id for r in ended} == {"w-1"}
+        assert runs.rows[kept.id].status is S.RUNNING
+
+    async def test_a_run_of_a_worker_back_online_is_left_alone(
+        self,
+        recovery: WorkerRecovery,
+        registry: WorkerRegistry,
+        task_control: TaskControl,
+        runs: FakeTaskRunRepository,
+        clock: FakeClock,
+    ) -> None:
+        task = await task_control.create(a_task())
+        await registry.register(WorkerInfo(id="w-1", hostname="h"))
+        clock.advance(31)
+        await recovery.recover_lost_workers()
+        run = await running_on("w-1", task, task_control, runs, clock)
+        await registry.heartbeat("w-1", current_task_count=1)
+
+        clock.advance(25)
+        await registry.heartbeat("w-1", current_task_count=1)
+        clock.advance(25)
+
+        assert await recovery.recover_lost_workers() == []
+        assert runs.rows[run.id].status is S.RUNNING
+
 
 class TestLostMessages:
     async def test_a_run_whose_message_is_sent_twice_runs_once(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import msgspec
 
 from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.runs import RunLifecycle
@@ -14,6 +16,8 @@ from scheduler_domain import (
     TaskRunRepository,
     WorkerInfo,
     WorkerRepository,
+    WorkerStatus,
+    decode_cursor,
 )
 from scheduler_foundation import Clock
 
@@ -42,15 +46,41 @@ class WorkerRecovery:
         Each such run ends with the reason `worker_lost` and follows its task's retry policy.
         Returns the runs ended. The runs are ended before the worker is marked offline, so a sweep
         interrupted half-way is completed by the next one.
+
+        A worker already offline may still report a start (it stalled past the timeout, then
+        reported, then died before its next heartbeat would have brought it back online): such a
+        run is ended too, once it has been running for a whole timeout with the worker offline.
         """
         now = self._clock.now()
         ended: list[TaskRun] = []
+        offline: set[str] = set()
         for worker in await self._workers.all():
             if worker.is_lost(now, self._worker_timeout):
                 ended += await self._end_runs_of(worker)
                 # A heartbeat that lands after this brings the worker back online (see heartbeat()).
                 await self._workers.save(worker.offline())
+            elif worker.status is WorkerStatus.OFFLINE:
+                offline.add(worker.id)
+        if offline:
+            ended += await self._end_runs_started_while_offline(offline, now - self._worker_timeout)
         return ended
+
+    async def _end_runs_started_while_offline(self, offline: set[str], before: datetime) -> list[TaskRun]:
+        """End the running runs of `offline` workers started before `before` (listed first, then
+        ended, so the listing's pages stay put)."""
+        orphans: list[TaskRun] = []
+        query = RunQuery(status=RunStatus.RUNNING, limit=MAX_LIMIT)
+        while True:
+            page = await self._runs.page(query)
+            orphans += [
+                run
+                for run in page.items
+                if run.worker_id in offline and run.started_at is not None and run.started_at < before
+            ]
+            if page.next_cursor is None:
+                break
+            query = msgspec.structs.replace(query, before_id=decode_cursor(page.next_cursor))
+        return [run for run in [await self._lifecycle.worker_lost(run) for run in orphans] if run]
 
     async def _end_runs_of(self, worker: WorkerInfo) -> list[TaskRun]:
         ended: list[TaskRun] = []
