@@ -115,3 +115,25 @@ def test_a_role_alone_on_embedded_settings_refuses_in_one_line(role: str, tmp_pa
     assert len(lines) == 1, result.stderr
     assert "standalone" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_second_standalone_on_the_same_data_dir_refuses_in_one_line(standalone: Standalone) -> None:
+    # Two processes on one SQLite file would each dispatch and sweep with a queue of their own.
+    second = Standalone(standalone.data_dir)
+    result = subprocess.run(
+        second.command(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(standalone.data_dir.parent)},
+        check=False,
+    )
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert str(standalone.data_dir) in lines[0]
+    assert "another `scheduler standalone`" in lines[0]
+    assert result.stdout == ""  # no admin key created by the refused process
+    standalone.check_alive()

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.processes import StandaloneContainer
+from scheduler_app.data_dir_lock import exclusive_data_dir
 from scheduler_app.services import run_until_stopped
 from scheduler_application import AccessControl
 from scheduler_config import AppConfig
@@ -15,7 +16,15 @@ logger = logging.getLogger(__name__)
 
 
 async def run_standalone(config: AppConfig, *, out: TextIO) -> None:
-    """Serve until SIGINT or SIGTERM; state lives in `config.data_dir`."""
+    """Serve until SIGINT or SIGTERM; state lives in `config.data_dir`.
+
+    `Conflict` when another standalone process serves the same database file.
+    """
+    with exclusive_data_dir(config.sqlite_path.parent):
+        await _serve(config, out=out)
+
+
+async def _serve(config: AppConfig, *, out: TextIO) -> None:
     container = StandaloneContainer(config=config)
     try:
         await open_in_order(container.storage.database, container.messaging.queue)
