@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.standalone import Api, Standalone
+from tests.e2e.standalone import Api, Standalone, running_standalone
 
 
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[Standalone]:
     """A running standalone process; stopped (and required to stop cleanly) after the test."""
-    process = Standalone(tmp_path / "data").start()
-    yield process
-    code = process.stop()
-    assert code == 0, f"standalone exited with {code} on SIGTERM:\n{process.logs()}"
+    with running_standalone(tmp_path / "data") as process:
+        yield process
 
 
 @pytest.fixture

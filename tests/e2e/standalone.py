@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -130,6 +131,16 @@ class Standalone:
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"X-API-Key": key or self.admin_key or ""}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+@contextlib.contextmanager
+def running_standalone(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Standalone]:
+    """A started standalone process (with `env` added to its environment), required to stop
+    cleanly on SIGTERM afterwards."""
+    process = Standalone(data_dir, env=dict(env or {})).start()
+    yield process
+    code = process.stop()
+    assert code == 0, f"standalone exited with {code} on SIGTERM:\n{process.logs()}"
 
 
 class Api:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.raw_http import GET_HEALTH, header, problem, read_answer, read_to_close, status
-from tests.e2e.standalone import Standalone
+from tests.e2e.standalone import Standalone, running_standalone
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,8 @@ LATENESS = 2.0
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[Standalone]:
     env = {"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT)}
-    process = Standalone(tmp_path / "data", env=env).start()
-    yield process
-    code = process.stop()
-    assert code == 0, f"standalone exited with {code} on SIGTERM:\n{process.logs()}"
+    with running_standalone(tmp_path / "data", env) as process:
+        yield process
 
 
 def connect(standalone: Standalone) -> socket.socket:
