@@ -58,6 +58,10 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["worker", "--api-url", "notaurl"], WORKER, "worker.api_url"),
         (["worker", "--api-url", "http://127.0.0.1:abc"], WORKER, "worker.api_url"),
         (["--config", "binary.toml", "config", "check"], {}, "binary.toml is not UTF-8"),
+        (["apikey", "create", "--name", "ci"], {}, "Choose from: admin, operator, readonly, worker;"),
+        (["standalone", "--prot", "8080"], {}, "see `scheduler standalone --help`"),
+        (["worker", "--concurrency", "many"], {}, "see `scheduler worker --help`"),
+        (["apikey", "revoke"], {}, "see `scheduler apikey --help`"),
         (["config", "check"], {"SCHEDULER_CONFIG": "."}, "config file . cannot be read"),
     ],
 )
@@ -88,3 +92,19 @@ def test_a_database_file_that_cannot_be_opened_is_one_line(command: list[str], t
             "error: cannot open the SQLite database 'data/scheduler.db' (unable to open database file): "
             "check that its directory is a directory this process may write to"
         ]
+
+
+@pytest.mark.parametrize("args", [[], ["apikey"], ["config"]])
+def test_a_group_without_a_subcommand_shows_its_help(args: list[str], tmp_path: Path) -> None:
+    result = scheduler(*args, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Usage: {' '.join(['scheduler', *args])} [OPTIONS] COMMAND")
+    assert "error" not in result.stderr.lower()
+
+
+def test_help_names_the_command_as_installed(tmp_path: Path) -> None:
+    result = scheduler("worker", "--help", cwd=tmp_path)
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("Usage: scheduler worker [OPTIONS]")

@@ -216,9 +216,17 @@ def config_new_key() -> None:
 def main() -> None:
     """Entry point of the `scheduler` console script."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="scheduler", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `scheduler`, `scheduler apikey`: the help
+        click.echo(exc.format_message(), err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)
+    except click.UsageError as exc:  # one line (click's own spreads a choice over several)
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        where = f"; see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
+        click.echo(f"error: {message}{where}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
