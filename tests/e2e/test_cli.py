@@ -60,6 +60,7 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["--config", "binary.toml", "config", "check"], {}, "binary.toml is not UTF-8"),
         (["apikey", "create", "--name", "ci"], {}, "Choose from: admin, operator, readonly, worker;"),
         (["standalone", "--prot", "8080"], {}, "see `scheduler standalone --help`"),
+        (["worker", "--api-key-file", "binary.toml"], WORKER, "--api-key-file binary.toml is not UTF-8"),
         (["worker", "--concurrency", "many"], {}, "see `scheduler worker --help`"),
         (["apikey", "revoke"], {}, "see `scheduler apikey --help`"),
         (["config", "check"], {"SCHEDULER_CONFIG": "."}, "config file . cannot be read"),

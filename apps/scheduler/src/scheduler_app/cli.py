@@ -129,7 +129,7 @@ def worker(
         "worker.concurrency": concurrency,
         "worker.python_processes": python_processes,
         "worker.api_url": api_url,
-        "worker.api_key": api_key_file.read_text().strip() if api_key_file else None,
+        "worker.api_key": _read_key(api_key_file) if api_key_file else None,
     }
     config = _load(ctx, **overrides)
     if config.queue.is_in_process:
@@ -145,6 +145,16 @@ def worker(
     from scheduler_app.worker_process import run_worker
 
     run_async(run_worker(config))
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise click.ClickException(
+            f"--api-key-file {path} is not UTF-8 text: it should hold the key that "
+            "`scheduler apikey create --role worker` printed"
+        ) from None
 
 
 @cli.command()
