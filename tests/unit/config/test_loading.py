@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from scheduler_config import AppConfig, encrypt, load_config, new_key
+from scheduler_config.settings import MAX_CONCURRENCY
+from scheduler_domain import MAX_CONCURRENT_TASKS
 from scheduler_errors import InvalidInput
 
 
@@ -70,6 +72,18 @@ def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told
         ({"SCHEDULER_API__REQUEST_HEAD_TIMEOUT_SECONDS": "nan"}, "api.request_head_timeout_seconds"),
         ({"SCHEDULER_API__MAX_CONNECTIONS": "0"}, "api.max_connections"),
         ({"SCHEDULER_API__KEY_CACHE_SECONDS": "nan"}, "api.key_cache_seconds"),
+        ({"SCHEDULER_DATABASE__POOL_MAX_SIZE": "0"}, "database.pool_max_size"),
+        ({"SCHEDULER_DATABASE__POOL_MIN_SIZE": "11"}, "database.pool_min_size"),
+        ({"SCHEDULER_DATABASE__CONNECT_TIMEOUT_SECONDS": "0"}, "database.connect_timeout_seconds"),
+        ({"SCHEDULER_QUEUE__PREFETCH": "-1"}, "queue.prefetch"),
+        ({"SCHEDULER_API__MAX_BODY_BYTES": "-5"}, "api.max_body_bytes"),
+        ({"SCHEDULER_DISPATCHER__BATCH_SIZE": "0"}, "dispatcher.batch_size"),
+        ({"SCHEDULER_DISPATCHER__REQUEUE_AFTER_SECONDS": "0"}, "dispatcher.requeue_after_seconds"),
+        ({"SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "0"}, "worker.heartbeat_interval_seconds"),
+        ({"SCHEDULER_WORKER__CONCURRENCY": "1e9"}, "worker.concurrency"),
+        ({"SCHEDULER_WORKER__OUTPUT_LIMIT_BYTES": "-1"}, "worker.output_limit_bytes"),
+        ({"SCHEDULER_WORKER__KILL_GRACE_SECONDS": "-1"}, "worker.kill_grace_seconds"),
+        ({"SCHEDULER_DATA_DIR": " "}, "data_dir"),
         ({"SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "inf"}, "worker.heartbeat_interval_seconds"),
         ({"SCHEDULER_DISPATCHER__MISFIRE_GRACE_SECONDS": "-inf"}, "dispatcher.misfire_grace_seconds"),
         ({"SCHEDULER_DATABASE__STATEMENT_TIMEOUT_SECONDS": "NaN"}, "database.statement_timeout_seconds"),
@@ -148,3 +162,11 @@ def test_an_encrypted_value_without_the_right_key_is_named(
 def test_a_malformed_secret_key_says_how_to_make_one() -> None:
     with pytest.raises(InvalidInput, match="new-key"):
         load_config({"SCHEDULER_SECRET_KEY": "short", "SCHEDULER_ADMIN_API_KEY": "enc:v1:abc"})
+
+
+def test_a_worker_may_be_configured_with_as_many_runs_as_the_api_lets_it_register() -> None:
+    assert MAX_CONCURRENCY == MAX_CONCURRENT_TASKS
+    assert (
+        load_config({"SCHEDULER_WORKER__CONCURRENCY": str(MAX_CONCURRENCY)}).worker.concurrency
+        == MAX_CONCURRENCY
+    )

@@ -144,33 +144,57 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-_POSITIVE_DISPATCHER_SECONDS = (
-    "scan_interval_seconds",
-    "sweep_interval_seconds",
-    "lease_seconds",
-    "worker_timeout_seconds",
+#: The most runs one worker may hold at once: as many as the API lets a worker register with.
+MAX_CONCURRENCY = 10_000
+
+#: Settings that must be positive (a zero interval or timeout would spin or never wait).
+_POSITIVE = (
+    "database.connect_timeout_seconds",
+    "api.request_head_timeout_seconds",
+    "dispatcher.scan_interval_seconds",
+    "dispatcher.sweep_interval_seconds",
+    "dispatcher.lease_seconds",
+    "dispatcher.worker_timeout_seconds",
+    "dispatcher.requeue_after_seconds",
+    "worker.heartbeat_interval_seconds",
+)
+#: Settings with a range: (setting, lowest, highest or None, what 0 means when it means something).
+_RANGES: tuple[tuple[str, int, int | None, str], ...] = (
+    ("database.pool_min_size", 0, None, ""),
+    ("database.pool_max_size", 1, None, ""),
+    ("database.statement_timeout_seconds", 0, None, " (0: no limit)"),
+    ("queue.prefetch", 1, None, ""),
+    ("api.port", 1, 65535, ""),
+    ("api.max_body_bytes", 1, None, ""),
+    ("api.key_cache_seconds", 0, None, " (0: no cache)"),
+    ("api.max_connections", 1, None, ""),
+    ("dispatcher.batch_size", 1, None, ""),
+    ("dispatcher.misfire_grace_seconds", 0, None, ""),
+    ("dispatcher.timeout_grace_seconds", 0, None, ""),
+    ("worker.concurrency", 1, MAX_CONCURRENCY, ""),
+    ("worker.python_processes", 0, MAX_CONCURRENCY, " (0: as many as concurrency)"),
+    ("worker.output_limit_bytes", 0, None, ""),
+    ("worker.kill_grace_seconds", 0, None, ""),
+    ("worker.drain_grace_seconds", 0, None, ""),
 )
 
 
 def _check(config: AppConfig) -> None:
     _check_finite(config)
-    if not 1 <= config.api.port <= 65535:
-        raise InvalidInput.for_field("api.port", "must be between 1 and 65535")
-    if config.api.key_cache_seconds < 0:
-        raise InvalidInput.for_field("api.key_cache_seconds", "must not be negative (0: no cache)")
-    if config.api.request_head_timeout_seconds <= 0:
-        raise InvalidInput.for_field("api.request_head_timeout_seconds", "must be a positive number")
-    if config.api.max_connections < 1:
-        raise InvalidInput.for_field("api.max_connections", "must be at least 1")
-    if config.worker.concurrency < 1:
-        raise InvalidInput.for_field("worker.concurrency", "must be at least 1")
-    if config.worker.python_processes < 0:
-        raise InvalidInput.for_field(
-            "worker.python_processes", "must not be negative (0: as many as concurrency)"
-        )
-    for name in _POSITIVE_DISPATCHER_SECONDS:
-        if getattr(config.dispatcher, name) <= 0:
-            raise InvalidInput.for_field(f"dispatcher.{name}", "must be positive")
+    for name in _POSITIVE:
+        if _setting(config, name) <= 0:
+            raise InvalidInput.for_field(name, "must be positive")
+    for name, lowest, highest, zero in _RANGES:
+        value = _setting(config, name)
+        if highest is not None and not lowest <= value <= highest:
+            raise InvalidInput.for_field(name, f"must be between {lowest} and {highest}{zero}")
+        if value < lowest:
+            told = "must not be negative" if lowest == 0 else f"must be at least {lowest}"
+            raise InvalidInput.for_field(name, told + zero)
+    if config.database.pool_min_size > config.database.pool_max_size:
+        raise InvalidInput.for_field("database.pool_min_size", "must not be more than database.pool_max_size")
+    if not config.data_dir.strip():
+        raise InvalidInput.for_field("data_dir", "must not be empty")
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
     _check_url("queue.url", config.queue.url, _BROKER_SCHEMES, "use redis://, amqp:// or memory://")
@@ -215,3 +239,9 @@ def _check_finite(config: AppConfig) -> None:
             value = getattr(settings, field.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise InvalidInput.for_field(f"{section.name}.{field.name}", "must be a finite number")
+
+
+def _setting(config: AppConfig, name: str) -> float:
+    section, _, field = name.partition(".")
+    value: float = getattr(getattr(config, section), field)
+    return value
