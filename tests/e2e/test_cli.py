@@ -12,6 +12,8 @@ pytestmark = pytest.mark.e2e
 
 #: A database URL the cluster roles accept as such (never reached: the settings are refused first).
 POSTGRES = {"SCHEDULER_DATABASE__URL": "postgresql://scheduler@127.0.0.1:1/scheduler"}
+#: Start-up logs off stderr, to see the error line alone.
+QUIET = {"SCHEDULER_LOGGING__LEVEL": "ERROR"}
 WORKER = {"SCHEDULER_QUEUE__URL": "redis://127.0.0.1:1/0", "SCHEDULER_WORKER__API_KEY": "sk_test"}
 
 
@@ -64,6 +66,8 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["worker", "--concurrency", "many"], {}, "see `scheduler worker --help`"),
         (["apikey", "revoke"], {}, "see `scheduler apikey --help`"),
         (["config", "check"], {"SCHEDULER_CONFIG": "."}, "config file . cannot be read"),
+        (["standalone", "--host", "192.0.2.1", "--data-dir", "d"], QUIET, "pass --host or set api.host"),
+        (["standalone", "--host", "nowhere.invalid", "--data-dir", "d"], QUIET, "check --host or api.host"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(

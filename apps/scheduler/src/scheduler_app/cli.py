@@ -252,7 +252,12 @@ def main() -> None:
 
 def _os_hint(exc: OSError) -> str:
     import errno
+    import socket
 
     if exc.errno == errno.EADDRINUSE:
         return " (the port is taken: pass --port or stop the other process)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return " (the address to listen on is not one of this machine's: pass --host or set api.host)"
+    if isinstance(exc, socket.gaierror):
+        return " (a host name does not resolve: check --host or api.host)"
     return ""
