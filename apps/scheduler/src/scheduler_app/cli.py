@@ -38,6 +38,10 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     ctx.obj["config_file"] = config_file
 
 
+#: `--data-dir` of the commands that work on the embedded store (the PostgreSQL ones ignore it).
+_DATA_DIR_HELP = "Where the SQLite database lives, when no database.url is set [default: ./.scheduler]."
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port to listen on [default: 8080].")
@@ -88,8 +92,8 @@ def _run_role(role: str, config: AppConfig) -> None:
 
 
 @cli.command()
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8080].")
 @click.pass_context
 def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     """The REST API alone, on PostgreSQL and Redis or RabbitMQ."""
@@ -110,8 +114,15 @@ def dispatcher(ctx: click.Context) -> None:
 @click.option(
     "--python-processes", type=int, default=None, help="Processes for Python tasks (default: --concurrency)."
 )
-@click.option("--api-url", default=None)
-@click.option("--api-key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option(
+    "--api-url", default=None, help="The scheduler API to register with [default: http://127.0.0.1:8080]."
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="File holding a worker-role API key (default: $SCHEDULER_WORKER__API_KEY).",
+)
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -158,7 +169,9 @@ def _read_key(path: Path) -> str:
 
 
 @cli.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=_DATA_DIR_HELP
+)
 @click.pass_context
 def migrate(ctx: click.Context, data_dir: Path | None) -> None:
     """Apply the database migrations."""
@@ -175,9 +188,16 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "operator", "readonly", "worker"]))
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--name", required=True, help="A name to recognise the key by in listings and the audit log.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "operator", "readonly", "worker"]),
+    help="What the key may do.",
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=_DATA_DIR_HELP
+)
 @click.pass_context
 def apikey_create(ctx: click.Context, name: str, role: str, data_dir: Path | None) -> None:
     """Create an API key and print it (shown once)."""
