@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,24 @@ def test_help_names_the_command_as_installed(tmp_path: Path) -> None:
 
     assert result.returncode == 0
     assert result.stdout.startswith("Usage: scheduler worker [OPTIONS]")
+
+
+@pytest.mark.parametrize("after", [0.05, 0.1, 0.15])
+def test_ctrl_c_while_the_command_is_still_loading_exits_without_a_traceback(
+    after: float, tmp_path: Path
+) -> None:
+    # `after` is when the key is pressed: mostly while the command line's modules are imported.
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("scheduler")), "config", "check"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+
+    assert "Traceback" not in stderr
+    assert process.returncode in (0, 130, -signal.SIGINT), stderr  # 0: it had finished already

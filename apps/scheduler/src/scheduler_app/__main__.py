@@ -1,5 +1,5 @@
 """`python -m scheduler_app` is the `scheduler` command."""
 
-from scheduler_app.cli import main
+from scheduler_app.entry import main
 
 main()
