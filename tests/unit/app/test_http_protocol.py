@@ -1,12 +1,16 @@
-"""The request head deadline spares a pipelined head while the request before it is answered.
+"""The refusals spare a pipelined request's answer while it is in progress.
 
 A client may send its next request before the answer to the one before it; if that next head is
-slow, its 408 must wait for the answer in progress, or it would be written into its middle.
+slow, its 408 must wait for the answer in progress, or it would be written into its middle. The
+same holds for a next head that is too large (431) or that the parser refuses (400): written at
+once, the refusal would take the place of the answer, and the application's own answer would then
+be written after the end of the connection was sent (a RuntimeError from the transport).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +18,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from scheduler_app.http_protocol import bounded_http_protocol
+from scheduler_app.http_protocol import MAX_HEAD_BYTES, bounded_http_protocol
 
 HEAD_TIMEOUT = 0.2
 #: How much later than due the server may be, on a loaded machine, and still count as on time.
@@ -70,3 +74,47 @@ async def test_a_slow_pipelined_head_is_answered_408_only_after_the_answer_befor
     writer.close()
     assert first.startswith(b"HTTP/1.1 200 ")
     assert rest.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), rest
+
+
+@pytest.mark.parametrize(
+    ("pipelined", "refusal"),
+    [
+        ([b"\x01 not http\r\n\r\n"], b"HTTP/1.1 400 Bad Request\r\n"),
+        # the bytes counted are those after the read in which the head began
+        ([b"GET /second HTTP/1.1\r\n", b"X-Big: " + b"a" * MAX_HEAD_BYTES], b"HTTP/1.1 431 "),
+    ],
+    ids=["malformed", "too-large"],
+)
+async def test_a_refused_pipelined_request_is_answered_after_the_answer_before_it(
+    app: SlowApp, server: int, caplog: pytest.LogCaptureFixture, pipelined: list[bytes], refusal: bytes
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(b"GET /first HTTP/1.1\r\nHost: test\r\n\r\n")
+    await asyncio.wait_for(app.entered.wait(), LATENESS)
+    for chunk in pipelined:
+        writer.write(chunk)
+        await writer.drain()
+        await asyncio.sleep(HEAD_TIMEOUT / 4)  # the refusal is decided while /first is being answered
+    app.release.set()
+
+    with caplog.at_level(logging.ERROR):
+        answers = await asyncio.wait_for(reader.read(), LATENESS * 2)
+    writer.close()
+    first, _, rest = answers.partition(b"ok")
+    assert first.startswith(b"HTTP/1.1 200 "), answers
+    assert rest.startswith(refusal), answers
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_a_request_whose_body_breaks_while_its_application_runs_is_answered_400(
+    app: SlowApp, server: int
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(
+        b"POST /upload HTTP/1.1\r\nHost: test\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n"
+    )
+
+    answer = await asyncio.wait_for(reader.read(), LATENESS)
+    writer.close()
+    app.release.set()  # what it sends now goes nowhere
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer

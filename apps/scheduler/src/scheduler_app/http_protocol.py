@@ -63,6 +63,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     After a refusal it sends its end of the connection and drops whatever still comes, for
     `LINGER_SECONDS` at most, then closes: closing at once, with the client's bytes unread, would
     reset the connection and the client could lose the answer.
+
+    A refusal of a pipelined request (431 or 400) waits, like the 408, for the answers to the
+    requests before it: written at once it would take their place, and their application would
+    then write after the end of the connection was sent. When the request being received is the
+    one that broke (a malformed body), its application is told the client left, and its answer
+    gives way to the refusal.
     """
 
     head_timeout_seconds: float
@@ -73,6 +79,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     _head_started: float | None = None  # loop time of the head being received; None between heads
     _head_timer: asyncio.TimerHandle | None = None
     _refused = False
+    _held: bytes | None = None  # a refusal waiting for the answers in progress
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -130,11 +137,32 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         else:
             self._refuse(self.too_slow)
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._held is not None and self.cycle.response_complete:  # the last request parsed
+            answer, self._held = self._held, None
+            if not self.transport.is_closing():
+                self._unset_keepalive_if_required()
+                self._send_refusal(answer)
+
     def _refuse(self, answer: bytes) -> None:
         self._refused = True
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.more_body:  # a later request: answered once the ones before it are
+                self._held = answer
+                return
+            cycle.disconnected = True  # what its application still sends is dropped
+            cycle.message_event.set()
+            if cycle.response_started:  # too late for any other answer
+                self.transport.close()
+                return
+        self._send_refusal(answer)
+
+    def _send_refusal(self, answer: bytes) -> None:
         self.transport.write(answer)
         if self.transport.can_write_eof():
             self.transport.write_eof()
