@@ -64,11 +64,17 @@ def check_registration(worker: WorkerInfo) -> None:
     for field in ("id", "hostname", "metadata"):
         check_storable(field, getattr(worker, field))
     try:
-        ipaddress.ip_address(worker.ip_address)
+        address = ipaddress.ip_address(worker.ip_address)
     except ValueError:
         raise InvalidInput.for_field(
             "ip_address", f"{worker.ip_address!r} is not an IPv4 or IPv6 address"
         ) from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # PostgreSQL's inet refuses a zone id (naming no field); SQLite would keep it.
+        raise InvalidInput.for_field(
+            "ip_address",
+            f"{worker.ip_address!r} has a zone id (%{address.scope_id}): give the address without it",
+        )
     if worker.port not in _PORTS:
         raise InvalidInput.for_field("port", f"must be between 0 and {_PORTS[-1]}")
     if not worker.task_types:
