@@ -137,3 +137,45 @@ def test_a_second_standalone_on_the_same_data_dir_refuses_in_one_line(standalone
     assert "another `scheduler standalone`" in lines[0]
     assert result.stdout == ""  # no admin key created by the refused process
     standalone.check_alive()
+
+
+def test_the_in_process_worker_is_listed_and_its_runs_survive_a_crash_of_the_process(tmp_path: Path) -> None:
+    env = {
+        "SCHEDULER_DISPATCHER__WORKER_TIMEOUT_SECONDS": "2",
+        "SCHEDULER_DISPATCHER__SWEEP_INTERVAL_SECONDS": "0.5",
+        "SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "0.5",
+    }
+    # The first attempt runs until the process that started it is gone; the retry just succeeds.
+    command = (
+        'if [ "$SCHEDULER_ATTEMPT" = 1 ]; then while kill -0 $PPID 2>/dev/null; do sleep 0.1; done; '
+        "else echo recovered; fi"
+    )
+    first = Standalone(tmp_path / "data", env=env).start()
+    with first.client() as client:
+        api = Api(client)
+        task = api.create_task(name="long", command=command, max_retries=1, retry_backoff_seconds=0)
+        run = api.wait_run(api.trigger(task["id"])["id"], {"running"})
+        listed = api.http.get("/api/v1/workers").json()["items"]
+    assert [(worker["id"], worker["status"]) for worker in listed] == [(run["worker_id"], "online")]
+    first.stop(sig=signal.SIGKILL)  # a crash: nothing is reported, the worker is not deregistered
+
+    second = Standalone(tmp_path / "data", env=env).start()
+    try:
+        with second.client() as client:
+            api = Api(client)
+            lost = api.wait_run(run["id"], {"failed"}, timeout=30)
+            retry = wait_for(
+                lambda: [
+                    r for r in api.runs_of(task["id"]) if r["attempt"] == 2 and r["status"] == "succeeded"
+                ],
+                timeout=30,
+                what="the retry to succeed",
+            )[0]
+            crashed = api.http.get(f"/api/v1/workers/{run['worker_id']}").json()
+    finally:
+        assert second.stop() == 0
+
+    assert "worker_lost" in lost["error_message"]
+    assert retry["result"]["stdout"] == "recovered\n"
+    assert retry["worker_id"] != run["worker_id"]
+    assert crashed["status"] == "offline"

@@ -9,8 +9,10 @@ from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.processes import StandaloneContainer
 from scheduler_app.data_dir_lock import exclusive_data_dir
 from scheduler_app.services import run_until_stopped
-from scheduler_application import AccessControl
+from scheduler_app.worker_process import describe
+from scheduler_application import AccessControl, LocalWorkerPresence
 from scheduler_config import AppConfig
+from scheduler_worker import PresenceKeeper, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,18 @@ async def _serve(config: AppConfig, *, out: TextIO) -> None:
         await announce_admin_key(await provide(container.use_cases.access), config, out)
         roles = container.roles
         server = await provide(roles.api_server)
-        services = [server, await provide(roles.dispatcher), await provide(roles.worker)]
+        worker: Worker = await provide(roles.worker)
+        # The worker in this process is registered and heartbeats like a separate one: it is
+        # listed at /api/v1/workers, and if this process dies its runs are recovered once it
+        # has been silent for dispatcher.worker_timeout_seconds, by the next process's sweep.
+        keeper = PresenceKeeper(
+            presence=LocalWorkerPresence(await provide(container.use_cases.workers)),
+            worker=describe(config),
+            load=lambda: worker.current_task_count,
+            interval_seconds=config.worker.heartbeat_interval_seconds,
+        )
+        await keeper.check_in()
+        services = [server, await provide(roles.dispatcher), keeper, worker]
         logger.info(
             "scheduler standalone starting",
             extra={"url": f"http://{server.host}:{server.port}", "database": str(config.sqlite_path)},

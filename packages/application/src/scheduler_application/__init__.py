@@ -12,7 +12,7 @@ from scheduler_application.reports import ReportResult, StatusReports
 from scheduler_application.runs import RunControl, RunLifecycle
 from scheduler_application.scheduling import SchedulerService, SchedulingPolicy
 from scheduler_application.tasks import EDITABLE_FIELDS, TaskControl
-from scheduler_application.workers import WorkerRegistry
+from scheduler_application.workers import LocalWorkerPresence, WorkerRegistry
 
 __all__ = [
     "DISPATCHER_LEASE",
@@ -22,6 +22,7 @@ __all__ = [
     "DependencyRelease",
     "IssuedKey",
     "Leadership",
+    "LocalWorkerPresence",
     "ReportResult",
     "RunControl",
     "RunLifecycle",

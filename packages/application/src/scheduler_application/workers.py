@@ -62,3 +62,25 @@ def _check_known(worker_id: str) -> None:
     store that cannot even compare it (PostgreSQL) is asked."""
     if "\x00" in worker_id:
         raise NotFound("worker", worker_id)
+
+
+class LocalWorkerPresence:
+    """The `WorkerPresence` of a worker inside the scheduler's own process (`standalone`): the
+    registry itself, with no API in between, so that worker is listed and watched like any other."""
+
+    def __init__(self, registry: WorkerRegistry) -> None:
+        self._registry = registry
+
+    async def register(self, worker: WorkerInfo) -> WorkerInfo:
+        """Record the worker as online."""
+        return await self._registry.register(worker)
+
+    async def heartbeat(
+        self, worker_id: str, *, current_task_count: int, status: WorkerStatus | None = None
+    ) -> None:
+        """Record that the worker is alive."""
+        await self._registry.heartbeat(worker_id, current_task_count=current_task_count, status=status)
+
+    async def deregister(self, worker_id: str) -> None:
+        """Forget the worker."""
+        await self._registry.deregister(worker_id)
