@@ -100,3 +100,18 @@ async def test_an_operator_cannot_create_keys(world: World, anonymous: httpx.Asy
 
     assert_problem(response, 403)
     assert len(world.key_rows.rows) == 1
+
+
+async def test_keys_are_listed_by_id_a_page_at_a_time(admin: httpx.AsyncClient) -> None:
+    for name in ("one", "two", "three"):
+        await admin.post(KEYS, json={"name": name, "role": "readonly"})
+
+    first = (await admin.get(KEYS, params={"limit": 2})).json()
+    rest = (await admin.get(KEYS, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    bad = await admin.get(KEYS, params={"cursor": "garbage"})
+
+    names = [key["name"] for key in first["items"] + rest["items"]]
+    assert names == ["admin-key", "one", "two", "three"]
+    assert len(first["items"]) == 2
+    assert rest["next_cursor"] is None
+    assert fields_of(assert_problem(bad, 422)) == ["cursor"]

@@ -168,3 +168,26 @@ async def test_deregister_is_204_then_404(world: World, admin: httpx.AsyncClient
     assert gone.status_code == 204
     assert world.worker_rows.rows == {}
     assert_problem(again, 404)
+
+
+async def test_workers_are_listed_by_id_a_page_at_a_time(admin: httpx.AsyncClient) -> None:
+    for worker_id in ("w-c", "w-a", "w-b"):
+        await admin.post(WORKERS, json=_registration(id=worker_id))
+
+    first = (await admin.get(WORKERS, params={"limit": 2})).json()
+    second = (await admin.get(WORKERS, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+
+    assert [w["id"] for w in first["items"]] == ["w-a", "w-b"]
+    assert [w["id"] for w in second["items"]] == ["w-c"]
+    assert second["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"cursor": "garbage"}, "cursor"), ({"cursor": "aWQ6Mw"}, "cursor"), ({"limit": 0}, "limit")],
+)
+async def test_a_bad_cursor_or_limit_of_the_workers_list_is_422(
+    admin: httpx.AsyncClient, params: dict[str, str], field: str
+) -> None:
+    # "aWQ6Mw" is a cursor of the id-ordered lists (runs, tasks): not one of this list's.
+    assert fields_of(assert_problem(await admin.get(WORKERS, params=params), 422)) == [field]

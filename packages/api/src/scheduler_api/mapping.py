@@ -229,9 +229,9 @@ def worker_out(worker: WorkerInfo) -> WorkerOut:
     )
 
 
-def worker_page(workers: list[WorkerInfo]) -> PageOut[WorkerOut]:
-    """Every worker, as a single page."""
-    return PageOut(items=[worker_out(worker) for worker in workers])
+def worker_page(page: Page[WorkerInfo]) -> PageOut[WorkerOut]:
+    """A page of workers as the API shows them."""
+    return PageOut(items=[worker_out(worker) for worker in page.items], next_cursor=page.next_cursor)
 
 
 def key_created(issued: IssuedKey) -> ApiKeyCreated:
@@ -258,9 +258,9 @@ def key_out(key: ApiKey) -> ApiKeyOut:
     )
 
 
-def key_page(keys: list[ApiKey]) -> PageOut[ApiKeyOut]:
-    """Every key, as a single page."""
-    return PageOut(items=[key_out(key) for key in keys])
+def key_page(page: Page[ApiKey]) -> PageOut[ApiKeyOut]:
+    """A page of keys as the API shows them."""
+    return PageOut(items=[key_out(key) for key in page.items], next_cursor=page.next_cursor)
 
 
 def audit_query(*, actor: str | None, resource: str | None, limit: int, cursor: str | None) -> AuditQuery:

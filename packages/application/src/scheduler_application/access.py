@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from scheduler_domain import ApiKey, ApiKeyRepository, Principal, Role, check_storable, generate_key, hash_key
+from scheduler_domain import (
+    ApiKey,
+    ApiKeyRepository,
+    Page,
+    Principal,
+    Role,
+    check_limit,
+    check_storable,
+    generate_key,
+    hash_key,
+    page_in_memory,
+)
 from scheduler_errors import InvalidInput, Unauthenticated
 from scheduler_foundation import Clock
 
@@ -89,6 +100,12 @@ class AccessControl:
     async def list_keys(self) -> list[ApiKey]:
         """Every key (hashes only)."""
         return await self._keys.all()
+
+    async def page_keys(self, *, limit: int, after_id: int | None = None) -> Page[ApiKey]:
+        """One page of keys (hashes only), by id; `InvalidInput` for a bad limit."""
+        return page_in_memory(
+            await self._keys.all(), key=lambda key: key.id, after=after_id, limit=check_limit(limit)
+        )
 
     async def revoke(self, key_id: int) -> None:
         """Revoke a key at once."""

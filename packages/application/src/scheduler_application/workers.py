@@ -5,12 +5,15 @@ from __future__ import annotations
 import msgspec
 
 from scheduler_domain import (
+    Page,
     WorkerInfo,
     WorkerRepository,
     WorkerStatus,
     check_heartbeat_status,
+    check_limit,
     check_registration,
     check_task_count,
+    page_in_memory,
 )
 from scheduler_errors import NotFound
 from scheduler_foundation import Clock
@@ -51,6 +54,12 @@ class WorkerRegistry:
         """One worker."""
         _check_known(worker_id)
         return await self._workers.get(worker_id)
+
+    async def page(self, *, limit: int, after: str | None = None) -> Page[WorkerInfo]:
+        """One page of workers, by id; `InvalidInput` for a bad limit."""
+        return page_in_memory(
+            await self._workers.all(), key=lambda worker: worker.id, after=after, limit=check_limit(limit)
+        )
 
     async def all(self) -> list[WorkerInfo]:
         """Every worker."""

@@ -36,7 +36,9 @@ from scheduler_domain.query import (
     TaskQuery,
     check_limit,
     decode_cursor,
+    decode_key_cursor,
     encode_cursor,
+    page_in_memory,
 )
 from scheduler_domain.retry import RetryPolicy
 from scheduler_domain.run import (
@@ -128,6 +130,7 @@ __all__ = [
     "check_storable",
     "check_task_count",
     "decode_cursor",
+    "decode_key_cursor",
     "decode_message",
     "encode_cursor",
     "encode_message",
@@ -136,6 +139,7 @@ __all__ = [
     "hash_key",
     "next_fire_after",
     "normalize_cron",
+    "page_in_memory",
     "parse_timezone",
     "utc_now",
     "worker_command_key",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -17,25 +17,40 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 T = TypeVar("T")
+K = TypeVar("K", int, str)
 
 
-def encode_cursor(last_id: int) -> str:
-    """An opaque cursor that continues a listing after the item with `last_id`."""
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(last: int | str) -> str:
+    """An opaque cursor that continues a listing after the item whose id (or text key) is `last`."""
+    text = f"id:{last}" if isinstance(last, int) else f"key:{last}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     """The id a cursor continues after; `InvalidInput` for one this API did not hand out."""
+    raw = _cursor_value(cursor, "id")
+    try:
+        return None if raw is None else int(raw)
+    except ValueError as exc:
+        raise InvalidInput.for_field("cursor", "not a cursor returned by this API") from exc
+
+
+def decode_key_cursor(cursor: str | None) -> str | None:
+    """The text key a cursor continues after (a listing ordered by a name, such as workers')."""
+    return _cursor_value(cursor, "key")
+
+
+def _cursor_value(cursor: str | None, kind: str) -> str | None:
     if cursor is None:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, raw = text.partition(":")
-        if prefix != "id":
-            raise ValueError(text)
-        return int(raw)
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise InvalidInput.for_field("cursor", "not a cursor returned by this API") from exc
+    prefix, separator, value = text.partition(":")
+    if prefix != kind or not separator:
+        raise InvalidInput.for_field("cursor", "not a cursor returned by this API")
+    return value
 
 
 def check_limit(limit: int) -> int:
@@ -74,8 +89,16 @@ class Page(Struct, Generic[T], frozen=True, kw_only=True):
     next_cursor: str | None = None
 
     @classmethod
-    def of(cls, rows: Sequence[T], *, limit: int, last_id: int | None) -> Page[T]:
+    def of(cls, rows: Sequence[T], *, limit: int, last_id: int | str | None) -> Page[T]:
         """A page from up to `limit + 1` rows: the extra row only proves there is a next page."""
         if len(rows) > limit and last_id is not None:
             return cls(items=list(rows[:limit]), next_cursor=encode_cursor(last_id))
         return cls(items=list(rows[:limit]), next_cursor=None)
+
+
+def page_in_memory(items: Sequence[T], *, key: Callable[[T], K], after: K | None, limit: int) -> Page[T]:
+    """A page of `items`, a set small enough to hold whole (workers, API keys), in the order of
+    `key`, continuing after the item whose key is `after`."""
+    rest = sorted((item for item in items if after is None or key(item) > after), key=key)
+    last = key(rest[limit - 1]) if len(rest) > limit else None
+    return Page.of(rest, limit=limit, last_id=last)

@@ -9,9 +9,9 @@ from scheduler_api import mapping
 from scheduler_api.audit import audited
 from scheduler_api.auth import requires
 from scheduler_api.openapi import problems
-from scheduler_api.routes.params import Access
+from scheduler_api.routes.params import Access, Cursor, Limit
 from scheduler_api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, PageOut
-from scheduler_domain import Permission
+from scheduler_domain import DEFAULT_LIMIT, Permission, decode_cursor
 
 
 class ApiKeyRoutes(Controller):
@@ -33,9 +33,11 @@ class ApiKeyRoutes(Controller):
         return mapping.key_created(issued)
 
     @get(opt=requires(Permission.SYSTEM_READ), responses=problems())
-    async def list_api_keys(self, access: Access) -> PageOut[ApiKeyOut]:
-        """Every key, revoked ones included, never a secret or a hash."""
-        return mapping.key_page(await access.list_keys())
+    async def list_api_keys(
+        self, access: Access, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> PageOut[ApiKeyOut]:
+        """Keys by id, revoked ones included, never a secret or a hash."""
+        return mapping.key_page(await access.page_keys(limit=limit, after_id=decode_cursor(cursor)))
 
     @delete(
         "/{key_id:int}",

@@ -9,9 +9,9 @@ from scheduler_api import mapping
 from scheduler_api.audit import audited, not_audited
 from scheduler_api.auth import requires
 from scheduler_api.openapi import problems
-from scheduler_api.routes.params import Workers
+from scheduler_api.routes.params import Cursor, Limit, Workers
 from scheduler_api.schemas import HeartbeatIn, PageOut, WorkerOut, WorkerRegisterIn
-from scheduler_domain import Permission
+from scheduler_domain import DEFAULT_LIMIT, Permission, decode_key_cursor
 
 HEARTBEATS_NOT_AUDITED = (
     "a liveness signal every few seconds from each worker: it changes no configuration, would"
@@ -55,9 +55,11 @@ class WorkerRoutes(Controller):
         await workers.deregister(worker_id)
 
     @get(opt=requires(Permission.WORKER_READ), responses=problems())
-    async def list_workers(self, workers: Workers) -> PageOut[WorkerOut]:
-        """Every worker, by id, as one page."""
-        return mapping.worker_page(await workers.all())
+    async def list_workers(
+        self, workers: Workers, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> PageOut[WorkerOut]:
+        """Workers, by id."""
+        return mapping.worker_page(await workers.page(limit=limit, after=decode_key_cursor(cursor)))
 
     @get("/{worker_id:str}", opt=requires(Permission.WORKER_READ), responses=problems(404))
     async def get_worker(self, worker_id: FromPath[str], workers: Workers) -> WorkerOut:
