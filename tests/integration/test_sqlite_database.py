@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -143,3 +145,21 @@ async def test_an_unopenable_path_is_unavailable(tmp_path: Path) -> None:
 
     with pytest.raises(Unavailable):
         await SqliteDatabase.open(blocker / "scheduler.db")
+
+
+async def test_a_new_database_and_its_directory_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "new-dir" / "scheduler.db"
+    previous = os.umask(0o022)
+    try:
+        database = await SqliteDatabase.open(path)
+        try:
+            await migrate_sqlite(database)
+            await SqliteApiKeyRepository(db=database).add(ApiKey(name="a", role=Role.ADMIN, key_hash="h"))
+            files = {file.name: stat.S_IMODE(file.stat().st_mode) for file in path.parent.iterdir()}
+        finally:
+            await database.close()
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert files == {"scheduler.db": 0o600, "scheduler.db-wal": 0o600, "scheduler.db-shm": 0o600}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,9 @@ def exclusive_data_dir(directory: Path) -> Iterator[None]:
     that ends: a crashed process leaves no stale lock behind.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle = (directory / LOCK_FILE).open("a")
+        # Private whatever the umask: the directory holds the database (key hashes, task arguments).
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = os.fdopen(os.open(directory / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a")
     except OSError as exc:
         raise Unavailable(
             f"cannot use the data directory {str(directory)!r} ({exc.strerror or exc}): "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -90,6 +91,13 @@ async def _stopped(connection: aiosqlite.Connection) -> None:
         await asyncio.to_thread(thread.join)
 
 
+def _create_private(path: Path) -> None:
+    """Create `path`'s directory (mode 0700) and an empty `path` (mode 0600) when missing."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SqliteDatabase:
     """An SQLite file in WAL mode with foreign keys on.
 
@@ -105,10 +113,15 @@ class SqliteDatabase:
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout_seconds: float = 5.0) -> SqliteDatabase:
-        """Open (creating it and its directory if needed) the database file at `path`."""
+        """Open (creating it and its directory if needed) the database file at `path`.
+
+        The file holds key hashes and task arguments (which may carry credentials): a directory
+        it creates is 0700 and a file 0600, whatever the umask. SQLite gives the `-wal` and
+        `-shm` files the mode of the database file. An existing file keeps its mode.
+        """
         connection = aiosqlite.connect(path, isolation_level=None)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             await connection
         except (OSError, sqlite3.Error) as exc:
             await _stopped(connection)
