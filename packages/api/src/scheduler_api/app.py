@@ -12,6 +12,7 @@ from litestar.routes import HTTPRoute
 
 from scheduler_api.audit import audit_middleware, unaudited_writes
 from scheduler_api.auth import principal_guard, undeclared_routes
+from scheduler_api.headers import add_security_headers
 from scheduler_api.openapi import SECURITY, openapi_config
 from scheduler_api.problems import exception_handlers
 from scheduler_api.requests import ApiRequest
@@ -40,7 +41,8 @@ def create_app(
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
-    Every write under `/api/v1` is recorded in `audit` (see `scheduler_api.audit`). Logging is
+    Every write under `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
+    carries the security headers of `scheduler_api.headers`. Logging is
     left to the caller (the app configures it); unexpected errors are logged on the
     `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
@@ -65,6 +67,7 @@ def create_app(
         openapi_config=openapi_config(),
         request_max_body_size=max_body_bytes,
         logging_config=None,
+        before_send=[add_security_headers],
         debug=debug,
     )
     _refuse_undeclared_permissions(app)
