@@ -97,6 +97,28 @@ async def test_a_worker_key_cannot_trigger_or_manage_keys(
     assert world.run_rows.rows == {}
 
 
+async def test_a_worker_key_cannot_read_tasks_or_runs(
+    world: World, admin: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    task = await create_task(admin, arguments={"env": {"DB_PASSWORD": "s3cret"}})
+    run = (await admin.post(f"{TASKS}/{task['id']}/trigger")).json()
+    headers = {"X-API-Key": await world.key(Role.WORKER)}
+
+    reads = [
+        await anonymous.get(path, headers=headers)
+        for path in (
+            TASKS,
+            f"{TASKS}/{task['id']}",
+            f"{TASKS}/{task['id']}/runs",
+            "/api/v1/runs",
+            f"/api/v1/runs/{run['id']}",
+        )
+    ]
+
+    for response in reads:
+        assert "s3cret" not in assert_problem(response, 403)["detail"]
+
+
 async def test_authentication_comes_before_body_validation(anonymous: httpx.AsyncClient) -> None:
     response = await anonymous.post(TASKS, content=b"{not json")
 

@@ -35,8 +35,8 @@ def test_operator_manages_tasks_and_workers_but_not_the_system_or_config() -> No
     assert not permissions & {P.SYSTEM_WRITE, P.CONFIG_WRITE, P.CONFIG_READ}
 
 
-def test_a_worker_may_register_and_read_tasks_only() -> None:
-    assert Role.WORKER.permissions == {P.WORKER_READ, P.WORKER_WRITE, P.TASK_READ}
+def test_a_worker_may_register_and_heartbeat_only() -> None:
+    assert Role.WORKER.permissions == {P.WORKER_READ, P.WORKER_WRITE}
 
 
 def test_every_role_has_permissions() -> None:

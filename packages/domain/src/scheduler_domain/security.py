@@ -56,7 +56,9 @@ _ROLE_PERMISSIONS = {
         }
     ),
     Role.READONLY: frozenset({_P.TASK_READ, _P.WORKER_READ, _P.SYSTEM_READ, _P.CONFIG_READ}),
-    Role.WORKER: frozenset({_P.WORKER_READ, _P.WORKER_WRITE, _P.TASK_READ}),
+    # A worker registers, heartbeats and deregisters; it gets its runs from the queue, so it
+    # reads no task: a worker key (kept on every worker host) reads no task's arguments.
+    Role.WORKER: frozenset({_P.WORKER_READ, _P.WORKER_WRITE}),
 }
 
 
