@@ -39,7 +39,9 @@ class MessageQueueConfig(Struct, frozen=True, kw_only=True, forbid_unknown_field
     """The broker: `memory://` (in-process), `redis://...` or `amqp://...`."""
 
     url: str = "memory://"
-    prefetch: int = 16
+    #: Status reports a dispatcher holds unacknowledged while it applies them (in batches of at
+    #: most 256). A worker holds as many runs as its `worker.concurrency`, whatever this says.
+    prefetch: int = 256
     namespace: str = ""
     """A prefix for every stream or queue name, so that several schedulers can share a broker."""
 

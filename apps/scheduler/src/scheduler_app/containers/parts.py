@@ -38,6 +38,10 @@ def dispatcher_holder_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+#: The most status reports a dispatcher applies in one batch (one read and one write of the runs).
+MAX_STATUS_BATCH = 256
+
+
 class UseCases(containers.DeclarativeContainer):
     """The application services, over whatever storage and messaging they are given."""
 
@@ -164,7 +168,12 @@ class Roles(containers.DeclarativeContainer):
         waves=use_cases.wave_recovery,
     )
     status_applier = providers.Singleton(
-        StatusApplier, queue=messaging.queue, reports=use_cases.status_reports, routing_keys=(STATUS_RUNS,)
+        StatusApplier,
+        queue=messaging.queue,
+        reports=use_cases.status_reports,
+        routing_keys=(STATUS_RUNS,),
+        prefetch=core.config.provided.queue.prefetch,
+        max_batch=providers.Callable(min, core.config.provided.queue.prefetch, MAX_STATUS_BATCH),
     )
     reporter = providers.Singleton(InProcessRunReporter, lifecycle=use_cases.lifecycle)
     worker = providers.Singleton(
