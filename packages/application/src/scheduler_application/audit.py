@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scheduler_domain import AuditEntry, AuditLogRepository, AuditQuery, Page, check_limit
+from scheduler_domain import AuditEntry, AuditLogRepository, AuditQuery, Page, check_limit, storable_text
 from scheduler_foundation import Clock
-
-#: What a NUL character in a recorded path becomes: PostgreSQL stores no NUL in text, and an
-#: entry for a request aimed at `/workers/a%00b` must be kept all the same.
-_NUL_STANDS_IN = "\ufffd"
 
 
 class AuditTrail:
@@ -38,7 +34,7 @@ class AuditTrail:
         entry = AuditEntry(
             actor=actor,
             action=action,
-            resource=resource.replace("\x00", _NUL_STANDS_IN),
+            resource=storable_text(resource),  # an entry for `/workers/a%00b` is kept all the same
             at=self._clock.now(),
             source_ip=source_ip,
             outcome=outcome,

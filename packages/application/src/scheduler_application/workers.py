@@ -13,6 +13,7 @@ from scheduler_domain import (
     check_limit,
     check_registration,
     check_task_count,
+    holds_nul,
     page_in_memory,
 )
 from scheduler_errors import NotFound
@@ -69,7 +70,7 @@ class WorkerRegistry:
 def _check_known(worker_id: str) -> None:
     """`NotFound` for an id no registration could have stored (see `check_storable`), before a
     store that cannot even compare it (PostgreSQL) is asked."""
-    if "\x00" in worker_id:
+    if holds_nul(worker_id):
         raise NotFound("worker", worker_id)
 
 

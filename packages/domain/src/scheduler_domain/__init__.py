@@ -53,7 +53,7 @@ from scheduler_domain.run import (
 from scheduler_domain.schedule import has_seconds, next_fire_after, normalize_cron, parse_timezone
 from scheduler_domain.security import ApiKey, Permission, Principal, Role, generate_key, hash_key
 from scheduler_domain.task import FirePlan, Task
-from scheduler_domain.text import check_storable
+from scheduler_domain.text import check_storable, holds_nul, storable_text
 from scheduler_domain.values import (
     MisfirePolicy,
     Priority,
@@ -137,10 +137,12 @@ __all__ = [
     "generate_key",
     "has_seconds",
     "hash_key",
+    "holds_nul",
     "next_fire_after",
     "normalize_cron",
     "page_in_memory",
     "parse_timezone",
+    "storable_text",
     "utc_now",
     "worker_command_key",
 ]

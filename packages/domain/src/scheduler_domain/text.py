@@ -9,6 +9,8 @@ from __future__ import annotations
 from scheduler_errors import InvalidInput
 
 NUL = "\x00"
+#: What a NUL becomes where text must be kept rather than refused (a request's path, in the audit log).
+NUL_STANDS_IN = "\ufffd"
 #: A place named in an error stops growing past this many characters, ending in an ellipsis.
 MAX_PLACE_LENGTH = 200
 
@@ -32,6 +34,16 @@ def check_storable(field: str, value: object) -> None:
                 pending.append((_below(place, f".{key}"), inner))
         elif isinstance(item, list | tuple):
             pending.extend((_below(place, f"[{index}]"), inner) for index, inner in enumerate(item))
+
+
+def holds_nul(text: str) -> bool:
+    """True when `text` could not be stored (nor compared, by PostgreSQL) as it is."""
+    return NUL in text
+
+
+def storable_text(text: str) -> str:
+    """`text` with each NUL replaced by U+FFFD, for text that must be kept whatever it holds."""
+    return text.replace(NUL, NUL_STANDS_IN)
 
 
 def _below(place: str, step: str) -> str:
