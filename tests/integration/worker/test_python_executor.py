@@ -107,6 +107,19 @@ async def test_a_value_json_cannot_hold_is_kept_as_its_repr(python: PythonExecut
     assert outcome.result["return_value"] == "{1, 2}"
 
 
+async def test_values_and_arguments_larger_than_one_read_of_the_pipe_go_through_whole(
+    python: PythonExecutor,
+) -> None:
+    # 300 kB each way: the pipe is read 64 KiB at a time, so each message spans several reads.
+    big = await python.execute(a_call("large", arguments={"size": 300_000}))
+    echoed = await python.execute(a_call("add", arguments={"a": "y" * 300_000, "b": "z"}))
+
+    assert big.result is not None
+    assert echoed.result is not None
+    assert big.result["return_value"] == "x" * 300_000
+    assert echoed.result["return_value"] == "y" * 300_000 + "z"
+
+
 async def test_a_large_value_is_cut_to_the_limit() -> None:
     executor = PythonExecutor(pool_size=1, kill_grace_seconds=0.5, result_limit_bytes=100)
     try:

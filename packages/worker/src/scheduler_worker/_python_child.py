@@ -1,7 +1,7 @@
 """The side of the Python executor that runs in a pool process: calls functions, one at a time.
 
 Everything here runs in the child, forked by multiprocessing's fork server; the messages are
-plain dataclasses of built-in values, pickled over a pipe.
+plain dataclasses of built-in values, pickled over a pipe (`_frames`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+from scheduler_worker._frames import FrameReader, write_frame
 
 #: The keyword arguments a function gets when its signature names them. Not through `**kwargs`:
 #: such functions often pass them on (`json.dumps`, `textwrap.shorten`), which would break.
@@ -95,13 +97,15 @@ def serve(
         os.environ.clear()
         os.environ.update(environment)
     _exit_when_orphaned(worker_pid)
-    connection.send(READY)
+    fd = connection.fileno()  # `connection` stays referenced: closing it would close the pipe
+    write_frame(fd, READY)
+    frames = FrameReader()
     while True:
         try:
-            call = connection.recv()
+            call = frames.next_message(fd)
         except (EOFError, OSError):
             return
-        connection.send(answer(call, limits))
+        write_frame(fd, answer(call, limits))
 
 
 def answer(call: Call, limits: Limits) -> Reply:
@@ -143,9 +147,8 @@ def _resolve(call: Call) -> Callable[..., Any]:
 def _arguments(function: Callable[..., Any], call: Call) -> dict[str, Any]:
     """The task's arguments, plus the run identity where the signature asks for it."""
     arguments = dict(call.arguments)
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):  # some built-ins have none: pass the task's arguments only
+    signature = _signature(call.target, function)
+    if signature is None:  # some built-ins have none: pass the task's arguments only
         return arguments
     identity = {RUN_ID_ARGUMENT: call.run_id, ATTEMPT_ARGUMENT: call.attempt}
     arguments.update({name: value for name, value in identity.items() if _accepts(signature, name)})
@@ -154,6 +157,24 @@ def _arguments(function: Callable[..., Any], call: Call) -> dict[str, Any]:
     except TypeError as exc:
         raise _Unusable(f"{call.target} cannot take these arguments: {exc}") from exc
     return arguments
+
+
+#: The signature of each target this process has called, with the function it was read from:
+#: reading one costs more than the call of a small function.
+_signatures: dict[str, tuple[Callable[..., Any], inspect.Signature | None]] = {}
+
+
+def _signature(target: str, function: Callable[..., Any]) -> inspect.Signature | None:
+    """`function`'s signature (None when it has none), read once per target and function."""
+    known = _signatures.get(target)
+    if known is not None and known[0] is function:
+        return known[1]
+    try:
+        signature: inspect.Signature | None = inspect.signature(function)
+    except (TypeError, ValueError):
+        signature = None
+    _signatures[target] = (function, signature)
+    return signature
 
 
 def _accepts(signature: inspect.Signature, name: str) -> bool:

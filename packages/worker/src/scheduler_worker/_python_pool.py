@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
+from scheduler_worker._frames import FrameReader, write_frame
 from scheduler_worker._process_group import terminate_group
 from scheduler_worker._python_child import Call, Limits, Reply, serve
 
@@ -50,12 +51,16 @@ class PoolProcess:
     def __init__(self, process: ForkServerProcess, connection: Connection) -> None:
         self._process = process
         self._connection = connection
+        self._fd = connection.fileno()
         assert process.pid is not None  # started
         self._pid = process.pid
         self._stopping: asyncio.Task[None] | None = None
         self._exitcode: int | None = None
         self._ready = False
-        self._watch: tuple[asyncio.AbstractEventLoop, int, asyncio.Future[None]] | None = None
+        self._frames = FrameReader()
+        self._closed = False  # the other end closed the pipe, or `stop` did
+        self._waiter: asyncio.Future[None] | None = None
+        self._watched_by: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def start(
@@ -91,7 +96,7 @@ class PoolProcess:
     async def call(self, call: Call) -> Reply:
         """Send `call` and wait for the reply; `ProcessDied` when the process ends first."""
         try:
-            self._connection.send(call)
+            write_frame(self._fd, call)
             if not self._ready:
                 # The process says READY once set up, before it reads its first call.
                 await self._receive()
@@ -103,27 +108,48 @@ class PoolProcess:
         return reply
 
     async def _receive(self) -> Any:
-        """The next message, once the pipe has data (or its other end closed)."""
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = self._connection.fileno()
-        loop.add_reader(fd, self._unwatch)
-        self._watch = (loop, fd, ready)
+        """The next message; `EOFError` once the pipe is closed and holds no more.
+
+        The pipe is watched from the first call to the stop: a reply that arrives is read at
+        once, and the caller waiting for it woken.
+        """
+        if not self._frames.messages and not self._closed:
+            self._watch()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self._frames.messages:
+            return self._frames.messages.popleft()
+        raise EOFError("the Python process closed its pipe")
+
+    def _watch(self) -> None:
+        if self._watched_by is None:
+            self._watched_by = asyncio.get_running_loop()
+            self._watched_by.add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
         try:
-            await ready
-        finally:
-            self._unwatch()
-        return self._connection.recv()
+            open_ = self._frames.read_from(self._fd)
+        except OSError:
+            open_ = False
+        if not open_:
+            self._unwatch()  # else the closed pipe reads as ready on every turn of the loop
+        elif self._frames.messages:
+            self._wake()
 
     def _unwatch(self) -> None:
-        """Stop watching the pipe and let a waiting receiver go on, to read or to find it closed."""
-        if self._watch is None:
-            return
-        loop, fd, ready = self._watch
-        self._watch = None
-        loop.remove_reader(fd)
-        if not ready.done():
-            ready.set_result(None)
+        """Stop watching the pipe, and let a waiting receiver go on to find it closed."""
+        self._closed = True
+        if self._watched_by is not None:
+            self._watched_by.remove_reader(self._fd)
+            self._watched_by = None
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def stop(self, grace_seconds: float) -> None:
         """SIGTERM the process and its group, SIGKILL after `grace_seconds`; wait until gone.
