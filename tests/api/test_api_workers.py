@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
-from scheduler_domain import WorkerStatus
+from scheduler_domain import Role, WorkerStatus
 from tests.api.conftest import World, assert_problem, fields_of
 
 WORKERS = "/api/v1/workers"
@@ -191,3 +192,50 @@ async def test_a_bad_cursor_or_limit_of_the_workers_list_is_422(
 ) -> None:
     # "aWQ6Mw" is a cursor of the id-ordered lists (runs, tasks): not one of this list's.
     assert fields_of(assert_problem(await admin.get(WORKERS, params=params), 422)) == [field]
+
+
+async def test_a_worker_key_acts_only_for_the_workers_it_registered(
+    world: World, admin: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    owner = {"X-API-Key": await world.key(Role.WORKER)}
+    other = {"X-API-Key": await world.key(Role.WORKER)}
+    registered = await anonymous.post(WORKERS, json=_registration(), headers=owner)
+    worker_id = registered.json()["id"]
+    beat = {"current_task_count": 3}
+
+    foreign_beat = await anonymous.post(f"{WORKERS}/{worker_id}/heartbeat", json=beat, headers=other)
+    foreign_leave = await anonymous.delete(f"{WORKERS}/{worker_id}", headers=other)
+    taken_id = await anonymous.post(WORKERS, json=_registration(max_concurrent_tasks=9), headers=other)
+    own_beat = await anonymous.post(f"{WORKERS}/{worker_id}/heartbeat", json=beat, headers=owner)
+
+    assert registered.status_code == 201
+    assert registered.json()["registered_by"].startswith("apikey:")
+    assert "registered with another worker key" in assert_problem(foreign_beat, 403)["detail"]
+    assert "registered with another worker key" in assert_problem(foreign_leave, 403)["detail"]
+    assert "under another worker key" in assert_problem(taken_id, 409)["detail"]
+    assert own_beat.status_code == 200
+    stored = world.worker_rows.rows[worker_id]
+    assert (stored.max_concurrent_tasks, stored.current_task_count) == (4, 3)
+    assert stored.registered_by == registered.json()["registered_by"]
+    # an operator or an admin manages every worker
+    assert (await admin.delete(f"{WORKERS}/{worker_id}")).status_code == 204
+    assert world.worker_rows.rows == {}
+
+
+async def test_a_worker_id_left_offline_can_be_registered_by_another_worker_key(
+    world: World, anonymous: httpx.AsyncClient
+) -> None:
+    first = {"X-API-Key": await world.key(Role.WORKER)}
+    second = {"X-API-Key": await world.key(Role.WORKER)}
+    await anonymous.post(WORKERS, json=_registration(), headers=first)
+    stored = world.worker_rows.rows["host-1-123"]
+    world.worker_rows.rows["host-1-123"] = msgspec.structs.replace(stored, status=WorkerStatus.OFFLINE)
+
+    again = await anonymous.post(WORKERS, json=_registration(), headers=second)
+    old_beat = await anonymous.post(
+        f"{WORKERS}/host-1-123/heartbeat", json={"current_task_count": 0}, headers=first
+    )
+
+    assert again.status_code == 201
+    assert again.json()["registered_by"] != stored.registered_by
+    assert_problem(old_beat, 403)

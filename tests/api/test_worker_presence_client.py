@@ -7,7 +7,7 @@ import pytest
 from litestar import Litestar
 
 from scheduler_domain import Role, TaskType, WorkerInfo, WorkerStatus
-from scheduler_errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
+from scheduler_errors import Conflict, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from scheduler_infrastructure import HttpWorkerPresence
 from tests.api.conftest import World
 
@@ -46,6 +46,26 @@ async def test_a_wrong_key_is_unauthenticated_and_a_readonly_key_is_not_permitte
         await presence_for(app, "sk_wrong").register(WORKER)
     with pytest.raises(PermissionDenied, match="worker role"):
         await presence_for(app, await world.key(Role.READONLY)).register(WORKER)
+
+
+async def test_a_worker_id_held_by_another_worker_key_is_refused_naming_why(
+    world: World, app: Litestar
+) -> None:
+    owner = presence_for(app, await world.key(Role.WORKER))
+    intruder = presence_for(app, await world.key(Role.WORKER))
+    await owner.register(WORKER)
+
+    with pytest.raises(Conflict, match=r"409 to POST /api/v1/workers .*under another worker key"):
+        await intruder.register(WORKER)
+    with pytest.raises(
+        PermissionDenied, match=r"refused POST /api/v1/workers/w-1/heartbeat .*another worker key"
+    ):
+        await intruder.heartbeat("w-1", current_task_count=0)
+    with pytest.raises(PermissionDenied, match="refused DELETE"):
+        await intruder.deregister("w-1")
+    assert "w-1" in world.worker_rows.rows
+    await owner.close()
+    await intruder.close()
 
 
 async def test_an_api_that_does_not_answer_is_unavailable() -> None:

@@ -360,7 +360,7 @@ def a_worker(worker_id: str, **changes: object) -> WorkerInfo:
 async def test_workers_are_saved_listed_by_id_and_removed(stores: Stores) -> None:
     for worker_id in ("w-2", "w-1", "w-3"):
         await stores.workers.save(a_worker(worker_id))
-    updated = a_worker("w-1", status=WorkerStatus.ONLINE, current_task_count=2)
+    updated = a_worker("w-1", status=WorkerStatus.ONLINE, current_task_count=2, registered_by="apikey:7:w")
 
     assert await stores.workers.save(updated) == updated
     assert await stores.workers.get("w-1") == updated

@@ -70,6 +70,15 @@ def cluster_env(database_url: str, broker: str, namespace: str) -> dict[str, str
     }
 
 
+def refusal_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The line a refused command wrote: it failed, with one line on stderr, `error: ...`."""
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
 def scheduler(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a one-shot `scheduler` command."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import RoleProcess, broker_namespace, cluster_env, private_schema, scheduler
+from tests.e2e.cluster import (
+    RoleProcess,
+    broker_namespace,
+    cluster_env,
+    private_schema,
+    refusal_line,
+    scheduler,
+)
 from tests.e2e.standalone import Api, wait_for
 from tests.worker_fixtures.http_server import serving
 
@@ -159,8 +166,18 @@ def test_a_worker_with_a_bad_key_is_refused_in_one_line(
 
     result = scheduler("worker", "--api-url", cluster.api.url, env=env, cwd=cluster.workdir)
 
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert ("worker role" if status == "403" else "SCHEDULER_WORKER__API_KEY") in lines[0]
+    line = refusal_line(result)
+    assert ("worker role" if status == "403" else "SCHEDULER_WORKER__API_KEY") in line
+
+
+def test_a_worker_id_another_worker_key_holds_is_refused_in_one_line(cluster: Cluster) -> None:
+    cluster.worker("w-held", make_key(cluster.env, cluster.workdir, "worker"))
+    env = {**cluster.env, "SCHEDULER_WORKER__API_KEY": make_key(cluster.env, cluster.workdir, "worker")}
+
+    result = scheduler(
+        "worker", "--worker-id", "w-held", "--api-url", cluster.api.url, env=env, cwd=cluster.workdir
+    )
+
+    line = refusal_line(result)
+    assert "409" in line
+    assert "under another worker key" in line

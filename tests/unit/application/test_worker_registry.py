@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from scheduler_application import WorkerRegistry
-from scheduler_domain import TaskType, WorkerInfo, WorkerStatus
-from scheduler_errors import InvalidInput, NotFound
+from scheduler_domain import Principal, Role, TaskType, WorkerInfo, WorkerStatus
+from scheduler_errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from scheduler_testing import FakeClock, FakeWorkerRepository
 
 from .conftest import START
@@ -127,3 +127,54 @@ async def test_deregister_forgets_the_worker(registry: WorkerRegistry, workers: 
 async def test_deregistering_an_unknown_worker_is_not_found(registry: WorkerRegistry) -> None:
     with pytest.raises(NotFound):
         await registry.deregister("ghost")
+
+
+WORKER_A = Principal(subject="apikey:1:a", role=Role.WORKER)
+WORKER_B = Principal(subject="apikey:2:b", role=Role.WORKER)
+OPERATOR = Principal(subject="apikey:3:ops", role=Role.OPERATOR)
+
+
+async def test_a_worker_key_acts_only_for_its_own_workers_and_operators_for_all(
+    registry: WorkerRegistry, workers: FakeWorkerRepository
+) -> None:
+    await registry.register(a_worker(), by=WORKER_A)
+
+    with pytest.raises(PermissionDenied):
+        await registry.heartbeat("w1", current_task_count=1, by=WORKER_B)
+    with pytest.raises(PermissionDenied):
+        await registry.deregister("w1", by=WORKER_B)
+    with pytest.raises(Conflict):
+        await registry.register(a_worker(max_concurrent_tasks=9), by=WORKER_B)
+    assert workers.rows["w1"].registered_by == "apikey:1:a"
+    assert workers.rows["w1"].max_concurrent_tasks == 4
+
+    await registry.heartbeat("w1", current_task_count=1, by=WORKER_A)
+    await registry.heartbeat("w1", current_task_count=2, by=OPERATOR)
+    await registry.heartbeat("w1", current_task_count=3)  # the scheduler's own process
+    assert workers.rows["w1"].current_task_count == 3
+    await registry.deregister("w1", by=OPERATOR)
+    assert workers.rows == {}
+
+
+async def test_a_worker_registered_without_a_credential_answers_to_any_worker_key(
+    registry: WorkerRegistry, workers: FakeWorkerRepository
+) -> None:
+    await registry.register(a_worker())  # in-process, or stored before owners were recorded
+
+    await registry.heartbeat("w1", current_task_count=1, by=WORKER_B)
+
+    assert workers.rows["w1"].registered_by is None
+    assert workers.rows["w1"].current_task_count == 1
+
+
+async def test_an_offline_worker_id_goes_to_the_next_key_that_registers_it(
+    registry: WorkerRegistry, workers: FakeWorkerRepository
+) -> None:
+    await registry.register(a_worker(), by=WORKER_A)
+    workers.rows["w1"] = workers.rows["w1"].offline()
+
+    await registry.register(a_worker(), by=WORKER_B)
+
+    assert workers.rows["w1"].registered_by == "apikey:2:b"
+    with pytest.raises(PermissionDenied):
+        await registry.heartbeat("w1", current_task_count=0, by=WORKER_A)

@@ -226,6 +226,7 @@ def worker_out(worker: WorkerInfo) -> WorkerOut:
         last_heartbeat=worker.last_heartbeat,
         registered_at=worker.registered_at,
         metadata=worker.metadata,
+        registered_by=worker.registered_by,
     )
 
 

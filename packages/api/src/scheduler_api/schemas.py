@@ -178,6 +178,9 @@ class WorkerOut(Struct, kw_only=True):
     last_heartbeat: datetime | None
     registered_at: datetime | None
     metadata: dict[str, Any]
+    #: Who registered it: the subject of the API key (`apikey:<id>:<name>`); null for the worker
+    #: inside `standalone`.
+    registered_by: str | None = None
 
 
 class ApiKeyCreate(InputSchema):

@@ -6,6 +6,7 @@ import msgspec
 
 from scheduler_domain import (
     Page,
+    Principal,
     WorkerInfo,
     WorkerRepository,
     WorkerStatus,
@@ -16,7 +17,7 @@ from scheduler_domain import (
     holds_nul,
     page_in_memory,
 )
-from scheduler_errors import NotFound
+from scheduler_errors import Conflict, NotFound, PermissionDenied
 from scheduler_foundation import Clock
 
 
@@ -27,29 +28,64 @@ class WorkerRegistry:
         self._workers = workers
         self._clock = clock
 
-    async def register(self, worker: WorkerInfo) -> WorkerInfo:
-        """Record a worker as online (re-registering replaces the old record)."""
+    async def register(self, worker: WorkerInfo, *, by: Principal | None = None) -> WorkerInfo:
+        """Record a worker as online, registered by `by` (re-registering replaces the old record).
+
+        `Conflict` when a worker with that id is registered by another `worker` credential and
+        is not offline: see `WorkerInfo.answers_to`.
+        """
         check_registration(worker)
+        await self._check_free(worker.id, by)
         now = self._clock.now()
         online = msgspec.structs.replace(
-            worker, status=WorkerStatus.ONLINE, registered_at=now, last_heartbeat=now, current_task_count=0
+            worker,
+            status=WorkerStatus.ONLINE,
+            registered_at=now,
+            last_heartbeat=now,
+            current_task_count=0,
+            registered_by=by.subject if by is not None else None,
         )
         return await self._workers.save(online)
 
     async def heartbeat(
-        self, worker_id: str, *, current_task_count: int, status: WorkerStatus | None = None
+        self,
+        worker_id: str,
+        *,
+        current_task_count: int,
+        status: WorkerStatus | None = None,
+        by: Principal | None = None,
     ) -> WorkerInfo:
-        """Record that the worker is alive."""
+        """Record that the worker is alive; `PermissionDenied` when `by` may not beat for it."""
         check_task_count(current_task_count)
         check_heartbeat_status(status)
-        worker = await self.get(worker_id)
+        worker = self._answering(await self.get(worker_id), by)
         beat = worker.heartbeat(self._clock.now(), current_task_count=current_task_count, status=status)
         return await self._workers.save(beat)
 
-    async def deregister(self, worker_id: str) -> None:
-        """Forget a worker that stopped."""
-        _check_known(worker_id)
+    async def deregister(self, worker_id: str, *, by: Principal | None = None) -> None:
+        """Forget a worker that stopped; `PermissionDenied` when `by` may not deregister it."""
+        self._answering(await self.get(worker_id), by)
         await self._workers.remove(worker_id)
+
+    async def _check_free(self, worker_id: str, by: Principal | None) -> None:
+        try:
+            held = await self.get(worker_id)
+        except NotFound:
+            return
+        if held.status is not WorkerStatus.OFFLINE and not held.answers_to(by):
+            raise Conflict(
+                f"worker {worker_id!r} is {held.status.value} under another worker key: stop it, or"
+                " wait until the scheduler marks it offline, or register under another worker id"
+            )
+
+    @staticmethod
+    def _answering(worker: WorkerInfo, by: Principal | None) -> WorkerInfo:
+        if not worker.answers_to(by):
+            raise PermissionDenied(
+                f"worker {worker.id!r} was registered with another worker key; a worker key acts"
+                " only for the workers it registered"
+            )
+        return worker
 
     async def get(self, worker_id: str) -> WorkerInfo:
         """One worker."""

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from scheduler_domain.security import Principal, Role
 from scheduler_domain.text import check_storable
 from scheduler_domain.values import TaskType, WorkerStatus
 from scheduler_errors import InvalidInput
@@ -32,6 +33,21 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
     last_heartbeat: datetime | None = None
     registered_at: datetime | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The subject of the credential that registered the worker; None when it registered inside
+    #: the scheduler's own process (`standalone`), or before registrations recorded it.
+    registered_by: str | None = None
+
+    def answers_to(self, principal: Principal | None) -> bool:
+        """True when `principal` may beat for, re-register or deregister this worker.
+
+        A `worker` credential acts only for the workers it registered itself, so that one
+        worker's key cannot keep another worker looking alive (its runs would then wait for their
+        timeout rather than be retried) or make it leave. The other roles that may write workers
+        (operators, admins) act for any; so does the scheduler itself (`principal` None).
+        """
+        if principal is None or principal.role is not Role.WORKER or self.registered_by is None:
+            return True
+        return self.registered_by == principal.subject
 
     def heartbeat(
         self, now: datetime, *, current_task_count: int, status: WorkerStatus | None = None

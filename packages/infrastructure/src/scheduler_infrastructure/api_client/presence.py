@@ -7,7 +7,14 @@ from typing import Any
 import httpx
 
 from scheduler_domain import TaskType, WorkerInfo, WorkerStatus
-from scheduler_errors import NotFound, PermissionDenied, SchedulerError, Unauthenticated, Unavailable
+from scheduler_errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    SchedulerError,
+    Unauthenticated,
+    Unavailable,
+)
 
 
 class HttpWorkerPresence:
@@ -35,7 +42,7 @@ class HttpWorkerPresence:
             "max_concurrent_tasks": worker.max_concurrent_tasks,
             "metadata": worker.metadata,
         }
-        answer = await self._call("POST", "/api/v1/workers", json=body)
+        answer = await self._call("POST", "/api/v1/workers", json=body, registering=True)
         return _worker_of(answer.json())
 
     async def heartbeat(
@@ -58,7 +65,9 @@ class HttpWorkerPresence:
         """Close the HTTP connections."""
         await self._client.aclose()
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self, method: str, path: str, *, registering: bool = False, **kwargs: Any
+    ) -> httpx.Response:
         try:
             answer = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -67,24 +76,26 @@ class HttpWorkerPresence:
             ) from exc
         if answer.is_success:
             return answer
-        raise _error_of(answer, f"{method} {path}")
+        raise _error_of(answer, f"{method} {path}", registering=registering)
 
 
-def _error_of(answer: httpx.Response, request: str) -> SchedulerError:
+def _error_of(answer: httpx.Response, request: str, *, registering: bool) -> SchedulerError:
     detail = _detail(answer)
-    if answer.status_code == 401:
+    status = answer.status_code
+    if status == 401:
         return Unauthenticated(
             f"the API refused the worker's key ({detail}): check SCHEDULER_WORKER__API_KEY"
         )
-    if answer.status_code == 403:
+    if status == 403 and registering:
         return PermissionDenied(
             f"the worker's key may not register workers ({detail}): use a key with the worker role"
         )
-    if answer.status_code == 404:
+    if status == 403:  # e.g. for a worker that another worker key registered
+        return PermissionDenied(f"the API refused {request} ({detail})")
+    if status == 404:
         return NotFound("worker", request)
-    if answer.status_code >= 500 or answer.status_code == 429:
-        return Unavailable(f"the scheduler API answered {answer.status_code} to {request} ({detail})")
-    return SchedulerError(f"the scheduler API answered {answer.status_code} to {request} ({detail})")
+    kind = Conflict if status == 409 else Unavailable if status >= 500 or status == 429 else SchedulerError
+    return kind(f"the scheduler API answered {status} to {request} ({detail})")
 
 
 def _detail(answer: httpx.Response) -> str:

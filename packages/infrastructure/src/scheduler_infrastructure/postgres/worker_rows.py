@@ -26,6 +26,7 @@ def params_of(worker: WorkerInfo) -> dict[str, Any]:
         "last_heartbeat": aware(worker.last_heartbeat),
         "registered_at": aware(worker.registered_at),
         "metadata": jsonb(worker.metadata),
+        "registered_by": worker.registered_by,
     }
 
 
@@ -43,4 +44,5 @@ def worker_of(row: Row) -> WorkerInfo:
         last_heartbeat=row["last_heartbeat"],
         registered_at=row["registered_at"],
         metadata=from_json(row["metadata"], dict[str, Any]),
+        registered_by=row["registered_by"],
     )

@@ -69,4 +69,5 @@ WORKER_COLUMNS = (
     "last_heartbeat",
     "registered_at",
     "metadata",
+    "registered_by",
 )

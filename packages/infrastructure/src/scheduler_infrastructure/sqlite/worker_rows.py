@@ -26,6 +26,7 @@ def params_of(worker: WorkerInfo) -> dict[str, Any]:
         "last_heartbeat": to_micros(worker.last_heartbeat),
         "registered_at": to_micros(worker.registered_at),
         "metadata": to_json(worker.metadata),
+        "registered_by": worker.registered_by,
     }
 
 
@@ -43,4 +44,5 @@ def worker_of(row: Row) -> WorkerInfo:
         last_heartbeat=from_micros(row["last_heartbeat"]),
         registered_at=from_micros(row["registered_at"]),
         metadata=from_json(row["metadata"], dict[str, Any]),
+        registered_by=row["registered_by"],
     )
