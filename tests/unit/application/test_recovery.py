@@ -261,6 +261,37 @@ class TestLostWorkers:
         assert await recovery.recover_lost_workers() == []
         assert runs.rows[run.id].status is S.RUNNING
 
+    async def test_a_worker_offline_longer_than_the_retention_is_forgotten(
+        self,
+        workers: FakeWorkerRepository,
+        runs: FakeTaskRunRepository,
+        lifecycle: RunLifecycle,
+        registry: WorkerRegistry,
+        clock: FakeClock,
+    ) -> None:
+        recovery = WorkerRecovery(
+            workers=workers,
+            runs=runs,
+            lifecycle=lifecycle,
+            clock=clock,
+            worker_timeout=TIMEOUT,
+            offline_retention=timedelta(hours=1),
+        )
+        await registry.register(WorkerInfo(id="w-old", hostname="h"))
+        clock.advance(31)
+        await recovery.recover_lost_workers()
+        await registry.register(WorkerInfo(id="w-new", hostname="h"))
+        clock.advance(3600 - 31)
+        await recovery.recover_lost_workers()
+        kept = {worker.id: worker.status for worker in workers.rows.values()}
+
+        clock.advance(2)
+        await recovery.recover_lost_workers()
+
+        # an hour after its last sign of life: w-old is gone; w-new went offline later, and stays
+        assert kept == {"w-old": WorkerStatus.OFFLINE, "w-new": WorkerStatus.OFFLINE}
+        assert list(workers.rows) == ["w-new"]
+
 
 class TestLostMessages:
     async def test_a_run_whose_message_is_sent_twice_runs_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import msgspec
@@ -19,7 +20,10 @@ from scheduler_domain import (
     WorkerStatus,
     decode_cursor,
 )
+from scheduler_errors import NotFound
 from scheduler_foundation import Clock
+
+logger = logging.getLogger(__name__)
 
 
 class WorkerRecovery:
@@ -33,12 +37,14 @@ class WorkerRecovery:
         lifecycle: RunLifecycle,
         clock: Clock,
         worker_timeout: timedelta = timedelta(seconds=30),
+        offline_retention: timedelta = timedelta(days=1),
     ) -> None:
         self._workers = workers
         self._runs = runs
         self._lifecycle = lifecycle
         self._clock = clock
         self._worker_timeout = worker_timeout
+        self._offline_retention = offline_retention
 
     async def recover_lost_workers(self) -> list[TaskRun]:
         """Mark offline each worker silent for longer than the timeout; its running runs end `failed`.
@@ -50,6 +56,11 @@ class WorkerRecovery:
         A worker already offline may still report a start (it stalled past the timeout, then
         reported, then died before its next heartbeat would have brought it back online): such a
         run is ended too, once it has been running for a whole timeout with the worker offline.
+
+        A worker offline and silent for longer than `offline_retention` is forgotten (a crashed
+        worker is never deregistered, and each process of a worker has an id of its own), which
+        also ends that watch over its runs: a start it reports after that waits for the run's
+        own timeout.
         """
         now = self._clock.now()
         ended: list[TaskRun] = []
@@ -59,11 +70,23 @@ class WorkerRecovery:
                 ended += await self._end_runs_of(worker)
                 # A heartbeat that lands after this brings the worker back online (see heartbeat()).
                 await self._workers.save(worker.offline())
+            elif worker.forgotten(now, self._offline_retention):
+                await self._forget(worker)
             elif worker.status is WorkerStatus.OFFLINE:
                 offline.add(worker.id)
         if offline:
             ended += await self._end_runs_started_while_offline(offline, now - self._worker_timeout)
         return ended
+
+    async def _forget(self, worker: WorkerInfo) -> None:
+        try:
+            await self._workers.remove(worker.id)
+        except NotFound:  # deregistered, or forgotten by another dispatcher, meanwhile
+            return
+        logger.info(
+            "forgot a worker offline since its last heartbeat",
+            extra={"worker_id": worker.id, "last_heartbeat": str(worker.last_heartbeat)},
+        )
 
     async def _end_runs_started_while_offline(self, offline: set[str], before: datetime) -> list[TaskRun]:
         """End the running runs of `offline` workers started before `before` (listed first, then

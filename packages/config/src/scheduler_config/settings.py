@@ -80,6 +80,8 @@ class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sweep_interval_seconds: float = 5.0
     lease_seconds: float = 10.0
     worker_timeout_seconds: float = 30.0
+    #: How long a worker that fell silent stays listed, offline, before the sweep forgets it.
+    offline_worker_retention_seconds: float = 86_400.0
 
 
 class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -157,6 +159,7 @@ _POSITIVE = (
     "dispatcher.sweep_interval_seconds",
     "dispatcher.lease_seconds",
     "dispatcher.worker_timeout_seconds",
+    "dispatcher.offline_worker_retention_seconds",
     "dispatcher.requeue_after_seconds",
     "worker.heartbeat_interval_seconds",
 )

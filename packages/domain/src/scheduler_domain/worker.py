@@ -68,6 +68,11 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
         last_seen = self.last_heartbeat or self.registered_at
         return last_seen is None or now - last_seen > timeout
 
+    def forgotten(self, now: datetime, retention: timedelta) -> bool:
+        """True when the worker is offline and has not been heard from for longer than `retention`."""
+        last_seen = self.last_heartbeat or self.registered_at
+        return self.status is WorkerStatus.OFFLINE and (last_seen is None or now - last_seen > retention)
+
     def offline(self) -> WorkerInfo:
         """This worker, gone."""
         return msgspec.structs.replace(self, status=WorkerStatus.OFFLINE, current_task_count=0)

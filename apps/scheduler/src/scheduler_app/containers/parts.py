@@ -102,6 +102,9 @@ class UseCases(containers.DeclarativeContainer):
         worker_timeout=providers.Callable(
             timedelta, seconds=core.config.provided.dispatcher.worker_timeout_seconds
         ),
+        offline_retention=providers.Callable(
+            timedelta, seconds=core.config.provided.dispatcher.offline_worker_retention_seconds
+        ),
     )
     scheduler = providers.Singleton(
         SchedulerService,
