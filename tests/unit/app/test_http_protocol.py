@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
+from scheduler_app import http_protocol
 from scheduler_app.http_protocol import MAX_HEAD_BYTES, bounded_http_protocol
 
 HEAD_TIMEOUT = 0.2
@@ -118,3 +119,37 @@ async def test_a_request_whose_body_breaks_while_its_application_runs_is_answere
     writer.close()
     app.release.set()  # what it sends now goes nowhere
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+
+
+async def refused_answer(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    answer = await asyncio.wait_for(reader.read(), LATENESS)
+    writer.close()
+    return answer
+
+
+def refusal_logs(caplog: pytest.LogCaptureFixture) -> list[dict[str, int]]:
+    return [record.refused for record in caplog.records if record.getMessage() == "the API refused requests"]
+
+
+async def test_refusals_are_logged_the_first_at_once_and_the_next_ones_counted_together(
+    server: int, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_protocol, "REFUSAL_LOG_SECONDS", 0.3)
+    malformed = b"GET / HTTP/1.1\r\nHost: test\r\nbad header\r\n\r\n"
+    caplog.set_level(logging.WARNING, logger=http_protocol.__name__)
+
+    too_large = await refused_answer(server, b"GET / HTTP/1.1\r\nX: " + b"a" * (MAX_HEAD_BYTES + 1))
+    logged_at_once = refusal_logs(caplog)
+    answers = [await refused_answer(server, malformed) for _ in range(2)]
+    within_the_window = refusal_logs(caplog)
+    deadline = asyncio.get_running_loop().time() + LATENESS
+    while len(refusal_logs(caplog)) < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+
+    assert too_large.startswith(b"HTTP/1.1 431 ")
+    assert all(answer.startswith(b"HTTP/1.1 400 ") for answer in answers)
+    assert logged_at_once == [{"431": 1}]
+    assert within_the_window == [{"431": 1}]
+    assert refusal_logs(caplog) == [{"431": 1}, {"400": 2}]

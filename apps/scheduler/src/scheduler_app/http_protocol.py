@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections import Counter
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+logger = logging.getLogger(__name__)
 
 #: The most bytes a request line and its headers may take; a longer head is answered 431.
 MAX_HEAD_BYTES = 64 * 1024
 #: How long the rest of a refused request is read and dropped before the connection closes.
 LINGER_SECONDS = 2.0
+#: The refusals that follow a logged one are counted, and logged together this much later.
+REFUSAL_LOG_SECONDS = 10.0
 
 
 def problem_answer(status: int, title: str, detail: str, *headers: bytes) -> bytes:
@@ -40,6 +46,37 @@ _TOO_MANY = problem_answer(
 )
 
 
+class RefusalLog:
+    """Logs the server's refusals as warnings without flooding the log: the first at once, those of
+    the next `REFUSAL_LOG_SECONDS` counted by status and logged together at its end."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[int] = Counter()
+        self._client = ""
+        self._window: asyncio.TimerHandle | None = None
+
+    def refused(self, loop: asyncio.AbstractEventLoop, status: int, client: str) -> None:
+        """Count a refusal answered `status` to `client`; log now unless one was logged lately."""
+        self._counts[status] += 1
+        self._client = client
+        if self._window is None:
+            self._log_and_wait(loop)
+
+    def _log_and_wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._counts:
+            self._window = None
+            return
+        logger.warning(
+            "the API refused requests",
+            extra={
+                "refused": {str(status): n for status, n in sorted(self._counts.items())},
+                "last_client": self._client,
+            },
+        )
+        self._counts.clear()
+        self._window = loop.call_later(REFUSAL_LOG_SECONDS, self._log_and_wait, loop)
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, bounded against clients that would hold the process's memory
     or connections before their request is even authenticated. Built by `bounded_http_protocol`.
@@ -60,6 +97,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     * A request httptools cannot parse is answered 400 as problem+json, like every other refusal,
       rather than uvicorn's plain-text one.
 
+    Every refusal is logged as a warning with its status and client, the ones that follow within
+    `REFUSAL_LOG_SECONDS` counted together (`RefusalLog`), so that hitting `max_connections` or a
+    slow client shows in the log.
+
     After a refusal it sends its end of the connection and drops whatever still comes, for
     `LINGER_SECONDS` at most, then closes: closing at once, with the client's bytes unread, would
     reset the connection and the client could lose the answer.
@@ -74,6 +115,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     head_timeout_seconds: float
     max_connections: int
     too_slow: bytes  # the 408 answer, which names `head_timeout_seconds`
+    refusals: RefusalLog  # one per server
 
     _head_bytes: int | None = 0  # of the head being received; None while a body is
     _head_started: float | None = None  # loop time of the head being received; None between heads
@@ -147,6 +189,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, answer: bytes) -> None:
         self._refused = True
+        self.refusals.refused(self.loop, int(answer[9:12]), _client_of(self.transport))
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
@@ -169,6 +212,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
+def _client_of(transport: asyncio.Transport) -> str:
+    peer = transport.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+
+
 def bounded_http_protocol(*, head_timeout_seconds: float, max_connections: int) -> type[BoundedHttpProtocol]:
     """The protocol class for uvicorn's `http=`, with these bounds (uvicorn builds one per connection)."""
     too_slow = problem_answer(
@@ -181,5 +229,6 @@ def bounded_http_protocol(*, head_timeout_seconds: float, max_connections: int) 
             "head_timeout_seconds": head_timeout_seconds,
             "max_connections": max_connections,
             "too_slow": too_slow,
+            "refusals": RefusalLog(),
         },
     )
