@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -84,3 +85,14 @@ def hold(markers: str, release: str) -> int:
 
 
 not_callable = 42
+
+
+def garble_the_pipe() -> None:
+    """Write a frame nobody can unpickle to every socket of this process (the executor's pipe is
+    one), then return as usual."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                os.write(int(name), (5).to_bytes(8, "big") + b"\xff" * 5)
+        except OSError:
+            continue

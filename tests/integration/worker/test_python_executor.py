@@ -269,6 +269,22 @@ async def test_a_process_that_dies_fails_its_run_and_is_replaced(python: PythonE
     assert (await python.execute(a_call("pid"))).status is RunStatus.SUCCEEDED
 
 
+async def test_an_answer_that_cannot_be_read_fails_the_run_at_once_and_replaces_the_process(
+    python: PythonExecutor, is_dead
+) -> None:
+    await warm(python)
+    before = python.pids
+
+    outcome = await python.execute(a_call("garble_the_pipe", timeout_seconds=30))
+
+    assert outcome.status is RunStatus.FAILED  # not timed out: nothing waits for an answer any more
+    assert outcome.error_message is not None
+    assert outcome.error_message.startswith("the Python process ended without answering")
+    assert [pid for pid in before - python.pids if not is_dead(pid)] == []
+    assert len(python.pids) == 2
+    assert (await python.execute(a_call("pid"))).status is RunStatus.SUCCEEDED
+
+
 async def test_processes_are_reused_and_calls_beyond_the_pool_wait_for_one(
     python: PythonExecutor, tmp_path: Path, wait_until
 ) -> None:

@@ -134,6 +134,9 @@ class PoolProcess:
             open_ = self._frames.read_from(self._fd)
         except OSError:
             open_ = False
+        except Exception:  # an answer that cannot be read: the process is of no more use
+            logger.exception("unreadable answer from Python executor process %s", self._pid)
+            open_ = False
         if not open_:
             self._unwatch()  # else the closed pipe reads as ready on every turn of the loop
         elif self._frames.messages:
