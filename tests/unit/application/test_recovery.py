@@ -34,6 +34,7 @@ from scheduler_testing import (
 
 S = RunStatus
 TIMEOUT = timedelta(seconds=30)
+RETENTION = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -41,7 +42,12 @@ def recovery(
     workers: FakeWorkerRepository, runs: FakeTaskRunRepository, lifecycle: RunLifecycle, clock: FakeClock
 ) -> WorkerRecovery:
     return WorkerRecovery(
-        workers=workers, runs=runs, lifecycle=lifecycle, clock=clock, worker_timeout=TIMEOUT
+        workers=workers,
+        runs=runs,
+        lifecycle=lifecycle,
+        clock=clock,
+        worker_timeout=TIMEOUT,
+        offline_retention=RETENTION,
     )
 
 
@@ -263,25 +269,16 @@ class TestLostWorkers:
 
     async def test_a_worker_offline_longer_than_the_retention_is_forgotten(
         self,
+        recovery: WorkerRecovery,
         workers: FakeWorkerRepository,
-        runs: FakeTaskRunRepository,
-        lifecycle: RunLifecycle,
         registry: WorkerRegistry,
         clock: FakeClock,
     ) -> None:
-        recovery = WorkerRecovery(
-            workers=workers,
-            runs=runs,
-            lifecycle=lifecycle,
-            clock=clock,
-            worker_timeout=TIMEOUT,
-            offline_retention=timedelta(hours=1),
-        )
         await registry.register(WorkerInfo(id="w-old", hostname="h"))
         clock.advance(31)
         await recovery.recover_lost_workers()
         await registry.register(WorkerInfo(id="w-new", hostname="h"))
-        clock.advance(3600 - 31)
+        clock.advance(RETENTION.total_seconds() - 31)
         await recovery.recover_lost_workers()
         kept = {worker.id: worker.status for worker in workers.rows.values()}
 

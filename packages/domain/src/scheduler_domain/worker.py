@@ -63,15 +63,15 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
 
     def is_lost(self, now: datetime, timeout: timedelta) -> bool:
         """True when the worker has not been heard from for longer than `timeout` and is not offline yet."""
-        if self.status is WorkerStatus.OFFLINE:
-            return False
-        last_seen = self.last_heartbeat or self.registered_at
-        return last_seen is None or now - last_seen > timeout
+        return self.status is not WorkerStatus.OFFLINE and self._silent_for_longer_than(timeout, now)
 
     def forgotten(self, now: datetime, retention: timedelta) -> bool:
         """True when the worker is offline and has not been heard from for longer than `retention`."""
+        return self.status is WorkerStatus.OFFLINE and self._silent_for_longer_than(retention, now)
+
+    def _silent_for_longer_than(self, duration: timedelta, now: datetime) -> bool:
         last_seen = self.last_heartbeat or self.registered_at
-        return self.status is WorkerStatus.OFFLINE and (last_seen is None or now - last_seen > retention)
+        return last_seen is None or now - last_seen > duration
 
     def offline(self) -> WorkerInfo:
         """This worker, gone."""
