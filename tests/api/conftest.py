@@ -13,8 +13,17 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from scheduler_api import create_app
-from scheduler_application import AccessControl, AuditTrail, RunControl, TaskControl, WorkerRegistry
+from scheduler_application import (
+    AccessControl,
+    AuditTrail,
+    RunControl,
+    SystemOverview,
+    TaskControl,
+    WorkerRegistry,
+)
 from scheduler_domain import Role, RunStatus, TaskRun
+from scheduler_observability.metrics import Metrics
+from scheduler_observability.run_metrics import MeteredRunRepository
 from scheduler_testing import (
     FakeApiKeyRepository,
     FakeAuditLogRepository,
@@ -41,10 +50,13 @@ class World:
     worker_rows: FakeWorkerRepository = field(default_factory=FakeWorkerRepository)
     key_rows: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
     audit_rows: FakeAuditLogRepository = field(default_factory=FakeAuditLogRepository)
+    metrics: Metrics = field(default_factory=Metrics)
+    metrics_public: bool = True
     database_up: bool = True
 
     def __post_init__(self) -> None:
         self.task_rows = FakeTaskRepository(self.run_rows)
+        self.runs = MeteredRunRepository(self.run_rows, self.metrics)
         self.access = AccessControl(keys=self.key_rows, clock=self.clock)
         self.audit = AuditTrail(log=self.audit_rows, clock=self.clock)
 
@@ -55,16 +67,19 @@ class World:
         return create_app(
             tasks=TaskControl(
                 tasks=self.task_rows,
-                runs=self.run_rows,
+                runs=self.runs,
                 clock=self.clock,
                 wakeup=self.wakeup,
                 executors={"shell": ShellExecutor.check_task},
             ),
-            runs=RunControl(runs=self.run_rows, queue=self.queue, clock=self.clock),
+            runs=RunControl(runs=self.runs, queue=self.queue, clock=self.clock),
             access=self.access,
             workers=WorkerRegistry(workers=self.worker_rows, clock=self.clock),
             audit=self.audit,
             readiness=self.readiness,
+            metrics=self.metrics,
+            overview=SystemOverview(tasks=self.task_rows, runs=self.runs, workers=self.worker_rows),
+            metrics_public=self.metrics_public,
             max_body_bytes=MAX_BODY_BYTES,
             debug=debug,
         )

@@ -31,18 +31,22 @@ def tour_commands() -> tuple[str, list[str]]:
 
 
 def run_curl(command: str, standalone: Standalone, key: str) -> Any:
+    return json.loads(run_command(command, standalone, key))
+
+
+def run_command(command: str, standalone: Standalone, key: str) -> str:
     local = command.replace("127.0.0.1:8080", f"127.0.0.1:{standalone.port}")
     env = {**os.environ, "SCHEDULER_ADMIN_API_KEY": key}
     done = subprocess.run(
         ["bash", "-c", local], capture_output=True, text=True, env=env, timeout=10, check=True
     )
-    return json.loads(done.stdout)
+    return done.stdout
 
 
 def test_the_readme_tour(tmp_path: Path) -> None:
     key, commands = tour_commands()
-    assert len(commands) == 6, commands
-    create, trigger, read_run, schedule, list_runs, pause = commands
+    assert len(commands) == 7, commands
+    create, trigger, read_run, schedule, list_runs, pause, metrics = commands
     standalone = Standalone(tmp_path / "data", admin_key=key).start()
     try:
         task = run_curl(create, standalone, key)
@@ -60,5 +64,8 @@ def test_the_readme_tour(tmp_path: Path) -> None:
         assert scheduled["next_run_at"] is not None
         assert isinstance(run_curl(list_runs, standalone, key)["items"], list)
         assert run_curl(pause, standalone, key)["status"] == "paused"
+        ended = run_command(metrics, standalone, key).splitlines()
+        assert ended, "the tour's metrics command printed nothing"
+        assert ended[0].startswith('scheduler_runs_ended_total{status="succeeded",task_type="shell"} ')
     finally:
         assert standalone.stop() == 0

@@ -13,11 +13,20 @@ WORKER_MODULES = (
     "scheduler_app.resources",
     "scheduler_app.executors",
 )
-#: Libraries only the API, the database adapters, the other broker or encrypted settings need.
-NOT_LOADED = ("litestar", "uvicorn", "psycopg", "aiosqlite", "aio_pika", "cryptography.fernet")
+#: Libraries only the API, the database adapters, the other broker, encrypted settings or the
+#: processes that serve metrics need.
+NOT_LOADED = (
+    "litestar",
+    "uvicorn",
+    "psycopg",
+    "aiosqlite",
+    "aio_pika",
+    "cryptography.fernet",
+    "prometheus_client",
+)
 
 
-def test_a_worker_process_imports_no_api_no_database_driver_and_no_cipher() -> None:
+def test_a_worker_process_imports_no_api_no_database_driver_no_cipher_and_no_metrics() -> None:
     probe = (
         "import importlib, sys\n"
         f"for name in {WORKER_MODULES!r}: importlib.import_module(name)\n"

@@ -79,6 +79,8 @@ def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told
         ({"SCHEDULER_API__MAX_BODY_BYTES": "-5"}, "api.max_body_bytes"),
         ({"SCHEDULER_DISPATCHER__BATCH_SIZE": "0"}, "dispatcher.batch_size"),
         ({"SCHEDULER_DISPATCHER__REQUEUE_AFTER_SECONDS": "0"}, "dispatcher.requeue_after_seconds"),
+        ({"SCHEDULER_DISPATCHER__METRICS_PORT": "65536"}, "dispatcher.metrics_port"),
+        ({"SCHEDULER_DISPATCHER__METRICS_PORT": "-1"}, "dispatcher.metrics_port"),
         ({"SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "0"}, "worker.heartbeat_interval_seconds"),
         ({"SCHEDULER_WORKER__CONCURRENCY": "1e9"}, "worker.concurrency"),
         ({"SCHEDULER_WORKER__OUTPUT_LIMIT_BYTES": "-1"}, "worker.output_limit_bytes"),

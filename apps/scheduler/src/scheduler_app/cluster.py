@@ -8,6 +8,9 @@ from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.processes import ClusterContainer
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
+from scheduler_errors import InvalidInput
+from scheduler_observability.metrics import Metrics
+from scheduler_observability.metrics_endpoint import MetricsEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,8 @@ async def run_role(role: str, config: AppConfig) -> None:
             services = [await provide(roles.api_server)]
         else:  # the dispatcher also applies the workers' status reports, competing with its peers
             services = [await provide(roles.dispatcher), await provide(roles.status_applier)]
+            if config.dispatcher.metrics_port:
+                services.append(_metrics_endpoint(container.metrics(), config))
         logger.info(
             f"scheduler {role} starting",
             extra={"database": redact_url(config.database.url), "queue": redact_url(config.queue.url)},
@@ -32,3 +37,15 @@ async def run_role(role: str, config: AppConfig) -> None:
     finally:
         await settle(container.shutdown_resources())
     logger.info(f"scheduler {role} stopped")
+
+
+def _metrics_endpoint(metrics: Metrics, config: AppConfig) -> MetricsEndpoint:
+    """The dispatcher's metrics endpoint, listening already: a taken port stops the start in one line."""
+    host, port = config.dispatcher.metrics_host, config.dispatcher.metrics_port
+    endpoint = MetricsEndpoint(metrics, host=host, port=port)
+    try:
+        endpoint.start()
+    except OSError as exc:
+        where = f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
+        raise InvalidInput.for_field("dispatcher.metrics_port", where) from exc
+    return endpoint

@@ -13,6 +13,7 @@ from litestar.routes import HTTPRoute
 from scheduler_api.audit import audit_middleware, unaudited_writes
 from scheduler_api.auth import principal_guard, undeclared_routes
 from scheduler_api.headers import add_security_headers
+from scheduler_api.monitoring import metrics_route, request_metrics
 from scheduler_api.openapi import SECURITY, openapi_config
 from scheduler_api.problems import exception_handlers
 from scheduler_api.requests import ApiRequest
@@ -22,7 +23,15 @@ from scheduler_api.routes.health import Readiness, health, readiness_route
 from scheduler_api.routes.runs import RunRoutes
 from scheduler_api.routes.tasks import TaskRoutes
 from scheduler_api.routes.workers import WorkerRoutes
-from scheduler_application import AccessControl, AuditTrail, RunControl, TaskControl, WorkerRegistry
+from scheduler_application import (
+    AccessControl,
+    AuditTrail,
+    RunControl,
+    SystemOverview,
+    TaskControl,
+    WorkerRegistry,
+)
+from scheduler_observability.metrics import Metrics
 
 API_PREFIX = "/api/v1"
 ONE_MIB = 1024 * 1024
@@ -36,13 +45,18 @@ def create_app(
     workers: WorkerRegistry,
     audit: AuditTrail,
     readiness: Readiness,
+    metrics: Metrics,
+    overview: SystemOverview,
+    metrics_public: bool = True,
     max_body_bytes: int = ONE_MIB,
     debug: bool = False,
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
     Every write under `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
-    carries the security headers of `scheduler_api.headers`. Logging is
+    carries the security headers of `scheduler_api.headers`; every request is counted in
+    `metrics`, which `GET /metrics` serves (to anyone when `metrics_public`, else to a credential
+    with SystemRead; see `scheduler_api.monitoring`). Logging is
     left to the caller (the app configures it); unexpected errors are logged on the
     `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
@@ -60,8 +74,10 @@ def create_app(
             "audit": _provide(audit),
         },
     )
+    scrape = metrics_route(metrics, overview, guard=None if metrics_public else principal_guard(access))
     app = Litestar(
-        route_handlers=[health, readiness_route(readiness), api],
+        route_handlers=[health, readiness_route(readiness), scrape, api],
+        middleware=[request_metrics(metrics)],
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,
         openapi_config=openapi_config(),

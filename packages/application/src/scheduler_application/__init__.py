@@ -7,6 +7,7 @@ from scheduler_application.access import AccessControl, IssuedKey
 from scheduler_application.audit import AuditTrail
 from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.leadership import DISPATCHER_LEASE, Leadership
+from scheduler_application.overview import UNFINISHED, SystemOverview, SystemState
 from scheduler_application.recovery import WaveRecovery, WorkerRecovery
 from scheduler_application.reports import ReportResult, StatusReports
 from scheduler_application.runs import RunControl, RunLifecycle
@@ -17,6 +18,7 @@ from scheduler_application.workers import LocalWorkerPresence, WorkerRegistry
 __all__ = [
     "DISPATCHER_LEASE",
     "EDITABLE_FIELDS",
+    "UNFINISHED",
     "AccessControl",
     "AuditTrail",
     "DependencyRelease",
@@ -29,6 +31,8 @@ __all__ = [
     "SchedulerService",
     "SchedulingPolicy",
     "StatusReports",
+    "SystemOverview",
+    "SystemState",
     "TaskControl",
     "WaveRecovery",
     "WorkerRecovery",

@@ -82,6 +82,11 @@ class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     worker_timeout_seconds: float = 30.0
     #: How long a worker that fell silent stays listed, offline, before the sweep forgets it.
     offline_worker_retention_seconds: float = 86_400.0
+    #: Where `scheduler dispatcher` serves its own metrics (`GET /metrics`, Prometheus text, no
+    #: credential): the runs it dispatched, ended and retried. 0: not served. The API serves its
+    #: own on its port; a dispatcher inside `standalone` counts into those.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
 
 
 class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -176,6 +181,7 @@ _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
     ("dispatcher.batch_size", 1, None, ""),
     ("dispatcher.misfire_grace_seconds", 0, None, ""),
     ("dispatcher.timeout_grace_seconds", 0, None, ""),
+    ("dispatcher.metrics_port", 0, 65535, " (0: not served)"),
     ("worker.concurrency", 1, MAX_CONCURRENCY, ""),
     ("worker.python_processes", 0, MAX_CONCURRENCY, " (0: as many as concurrency)"),
     ("worker.output_limit_bytes", 0, None, ""),

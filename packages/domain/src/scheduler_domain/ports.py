@@ -17,7 +17,7 @@ from scheduler_domain.query import Page, RunQuery, TaskQuery
 from scheduler_domain.run import TaskRun
 from scheduler_domain.security import ApiKey
 from scheduler_domain.task import Task
-from scheduler_domain.values import RunStatus
+from scheduler_domain.values import RunStatus, TaskStatus
 from scheduler_domain.worker import WorkerInfo
 
 
@@ -77,6 +77,10 @@ class TaskRepository(Protocol):
 
         Each plan succeeds or is skipped on its own, exactly as `record_fires` would decide.
         """
+        ...
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status; every `TaskStatus` is a key (0 when none)."""
         ...
 
 
@@ -169,6 +173,14 @@ class TaskRunRepository(Protocol):
 
     async def stale_queued(self, before: datetime, limit: int) -> list[TaskRun]:
         """Queued runs that were queued before `before` (their message may be lost)."""
+        ...
+
+    async def count_by_status(self, statuses: Collection[RunStatus]) -> dict[RunStatus, int]:
+        """How many runs are in each of `statuses`; every status asked for is a key (0 when none).
+
+        One statement, served by an index on the status (ask for the non-final statuses: the
+        final ones hold the whole run history). An empty `statuses` gives {} without a query.
+        """
         ...
 
 

@@ -123,6 +123,10 @@ class FakeTaskRepository:
         """Each plan as `record_fires` would record it."""
         return await _record_each(self, plans)
 
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status."""
+        return {status: sum(t.status is status for t in self.rows.values()) for status in TaskStatus}
+
 
 async def _record_each(repository: FakeTaskRepository, plans: Sequence[FireRecord]) -> list[TaskRun]:
     created: list[TaskRun] = []
@@ -253,6 +257,10 @@ class FakeTaskRunRepository:
             if r.status is RunStatus.QUEUED and r.queued_at is not None and r.queued_at < before
         ]
         return sorted(stale, key=lambda r: r.id)[:limit]
+
+    async def count_by_status(self, statuses: Collection[RunStatus]) -> dict[RunStatus, int]:
+        """How many runs are in each of `statuses`."""
+        return {status: sum(r.status is status for r in self.rows.values()) for status in statuses}
 
 
 def _same_run(stored: TaskRun, new: TaskRun) -> bool:

@@ -23,6 +23,7 @@ from scheduler_application import (
     SchedulerService,
     SchedulingPolicy,
     StatusReports,
+    SystemOverview,
     TaskControl,
     WaveRecovery,
     WorkerRecovery,
@@ -30,6 +31,7 @@ from scheduler_application import (
 )
 from scheduler_dispatcher import Dispatcher, StatusApplier
 from scheduler_domain import STATUS_RUNS
+from scheduler_observability.metrics import Metrics
 from scheduler_worker import Worker
 
 
@@ -83,6 +85,9 @@ class UseCases(containers.DeclarativeContainer):
     )
     workers = providers.Singleton(WorkerRegistry, workers=storage.workers, clock=core.clock)
     audit = providers.Singleton(AuditTrail, log=storage.audit_log, clock=core.clock)
+    overview = providers.Singleton(
+        SystemOverview, tasks=storage.tasks, runs=storage.runs, workers=storage.workers
+    )
     policy = providers.Singleton(
         SchedulingPolicy.from_seconds,
         batch_size=core.config.provided.dispatcher.batch_size,
@@ -134,6 +139,7 @@ class Roles(containers.DeclarativeContainer):
     messaging = providers.DependenciesContainer()
     executors = providers.DependenciesContainer()
     use_cases = providers.DependenciesContainer()
+    metrics = providers.Dependency(instance_of=Metrics)
 
     readiness = providers.Singleton(Readiness, database=storage.database, queue=messaging.queue)
     api_app = providers.Singleton(
@@ -144,6 +150,9 @@ class Roles(containers.DeclarativeContainer):
         workers=use_cases.workers,
         audit=use_cases.audit,
         readiness=readiness.provided.check,
+        metrics=metrics,
+        overview=use_cases.overview,
+        metrics_public=core.config.provided.api.metrics_public,
         max_body_bytes=core.config.provided.api.max_body_bytes,
     )
     api_server = providers.Singleton(

@@ -9,6 +9,7 @@ from scheduler_app.containers.messaging import BrokerMessaging, InProcessMessagi
 from scheduler_app.containers.parts import Roles, UseCases
 from scheduler_app.containers.storage import PostgresStorage, SqliteStorage
 from scheduler_config import AppConfig
+from scheduler_observability.metrics import Metrics
 
 
 class StandaloneContainer(containers.DeclarativeContainer):
@@ -16,14 +17,21 @@ class StandaloneContainer(containers.DeclarativeContainer):
 
     config = providers.Dependency(instance_of=AppConfig)
     core = providers.Container(Core, config=config)
-    storage = providers.Container(SqliteStorage, config=config)
+    metrics = providers.Singleton(Metrics)
+    storage = providers.Container(SqliteStorage, config=config, metrics=metrics)
     messaging = providers.Container(InProcessMessaging)
     executors = providers.Container(Executors, config=config)
     use_cases = providers.Container(
         UseCases, core=core, storage=storage, messaging=messaging, executors=executors
     )
     roles = providers.Container(
-        Roles, core=core, storage=storage, messaging=messaging, executors=executors, use_cases=use_cases
+        Roles,
+        core=core,
+        storage=storage,
+        messaging=messaging,
+        executors=executors,
+        use_cases=use_cases,
+        metrics=metrics,
     )
 
 
@@ -32,12 +40,19 @@ class ClusterContainer(containers.DeclarativeContainer):
 
     config = providers.Dependency(instance_of=AppConfig)
     core = providers.Container(Core, config=config)
-    storage = providers.Container(PostgresStorage, config=config)
+    metrics = providers.Singleton(Metrics)
+    storage = providers.Container(PostgresStorage, config=config, metrics=metrics)
     messaging = providers.Container(BrokerMessaging, config=config)
     executors = providers.Container(Executors, config=config)
     use_cases = providers.Container(
         UseCases, core=core, storage=storage, messaging=messaging, executors=executors
     )
     roles = providers.Container(
-        Roles, core=core, storage=storage, messaging=messaging, executors=executors, use_cases=use_cases
+        Roles,
+        core=core,
+        storage=storage,
+        messaging=messaging,
+        executors=executors,
+        use_cases=use_cases,
+        metrics=metrics,
     )

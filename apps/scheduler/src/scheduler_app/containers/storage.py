@@ -1,4 +1,7 @@
-"""Storage containers: the repositories and the dispatch wake-up of each backend."""
+"""Storage containers: the repositories and the dispatch wake-up of each backend.
+
+The run repository counts the dispatches, ends and retries it stores in the process's metrics.
+"""
 
 from __future__ import annotations
 
@@ -21,15 +24,20 @@ from scheduler_infrastructure import (
     SqliteTaskRunRepository,
     SqliteWorkerRepository,
 )
+from scheduler_observability.metrics import Metrics
+from scheduler_observability.run_metrics import MeteredRunRepository
 
 
 class SqliteStorage(containers.DeclarativeContainer):
     """The embedded store: one SQLite file, migrated at start; wake-ups stay in the process."""
 
     config = providers.Dependency(instance_of=AppConfig)
+    metrics = providers.Dependency(instance_of=Metrics)
     database = providers.Resource(resources.sqlite_database, config)
     tasks = providers.Singleton(SqliteTaskRepository, db=database)
-    runs = providers.Singleton(SqliteTaskRunRepository, db=database)
+    runs = providers.Singleton(
+        MeteredRunRepository, providers.Singleton(SqliteTaskRunRepository, db=database), metrics
+    )
     pending_claims: providers.Object[None] = providers.Object(None)  # claims, then reads the tasks
     workers = providers.Singleton(SqliteWorkerRepository, db=database)
     api_keys = providers.Singleton(SqliteApiKeyRepository, db=database)
@@ -42,9 +50,12 @@ class PostgresStorage(containers.DeclarativeContainer):
     """The shared store: PostgreSQL, checked to be migrated at start; wake-ups by LISTEN/NOTIFY."""
 
     config = providers.Dependency(instance_of=AppConfig)
+    metrics = providers.Dependency(instance_of=Metrics)
     database = providers.Resource(resources.postgres_database, config)
     tasks = providers.Singleton(PostgresTaskRepository, db=database)
-    runs = providers.Singleton(PostgresTaskRunRepository, db=database)
+    runs = providers.Singleton(
+        MeteredRunRepository, providers.Singleton(PostgresTaskRunRepository, db=database), metrics
+    )
     pending_claims = runs  # claims runs and reads their tasks in one statement
     workers = providers.Singleton(PostgresWorkerRepository, db=database)
     api_keys = providers.Singleton(PostgresApiKeyRepository, db=database)

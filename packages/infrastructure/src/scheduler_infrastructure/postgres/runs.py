@@ -129,6 +129,10 @@ WHERE status = 'queued' AND queued_at IS NOT NULL AND queued_at < %(before)s
 ORDER BY id
 LIMIT %(limit)s
 """
+# Served by the index `task_runs_status`: it reads the entries of the statuses asked for only.
+_COUNT_BY_STATUS = (
+    "SELECT status, count(*) AS count FROM task_runs WHERE status = ANY(%(statuses)s) GROUP BY status"
+)
 
 
 class PostgresTaskRunRepository:
@@ -276,6 +280,16 @@ class PostgresTaskRunRepository:
         async with self._db.session() as session:
             rows = await session.fetch_all(_STALE_QUEUED, {"before": aware(before), "limit": limit})
         return [run_of(row) for row in rows]
+
+    async def count_by_status(self, statuses: Collection[RunStatus]) -> dict[RunStatus, int]:
+        """How many runs are in each of `statuses` (0 when none), in one statement."""
+        if not statuses:
+            return {}
+        counts = dict.fromkeys(statuses, 0)
+        params = {"statuses": [status.value for status in counts]}
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_COUNT_BY_STATUS, params)
+        return counts | {RunStatus(row["status"]): row["count"] for row in rows}
 
 
 async def insert_runs(session: Session, runs: Sequence[TaskRun]) -> list[TaskRun]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from scheduler_domain import FireRecord, Page, Task, TaskQuery, TaskRun
+from scheduler_domain import FireRecord, Page, Task, TaskQuery, TaskRun, TaskStatus
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.postgres.columns import POSTGRES, aware, insert_statement, update_statement
 from scheduler_infrastructure.postgres.database import PostgresDatabase, Session
@@ -38,6 +38,7 @@ WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= %(now)s
 ORDER BY next_run_at, id
 LIMIT %(limit)s
 """
+_COUNT_BY_STATUS = "SELECT status, count(*) AS count FROM tasks GROUP BY status"
 # Moves only if no other dispatcher has moved it since `task` was read: under READ COMMITTED a
 # racing UPDATE waits for the first one's commit, then finds `next_run_at` changed and does nothing.
 _ADVANCE_MANY = """
@@ -146,6 +147,12 @@ class PostgresTaskRepository:
             return await insert_runs(session, runs) if runs else []
 
         return await self._db.run(fire)
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (0 when none), in one statement."""
+        async with self._db.session() as session:
+            rows = await session.fetch_all(_COUNT_BY_STATUS)
+        return dict.fromkeys(TaskStatus, 0) | {TaskStatus(row["status"]): row["count"] for row in rows}
 
 
 @contextlib.contextmanager

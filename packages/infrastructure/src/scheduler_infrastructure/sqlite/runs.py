@@ -55,6 +55,12 @@ WHERE status = 'queued' AND queued_at IS NOT NULL AND queued_at < :before
 ORDER BY id
 LIMIT :limit
 """
+# The statuses travel as one JSON array; the index `task_runs_claim`, led by the status, serves it.
+_COUNT_BY_STATUS = """
+SELECT status, count(*) AS count FROM task_runs
+WHERE status IN (SELECT value FROM json_each(?))
+GROUP BY status
+"""
 
 
 class SqliteTaskRunRepository:
@@ -162,6 +168,16 @@ class SqliteTaskRunRepository:
         async with self._db.reading() as session:
             rows = await session.fetch_all(_STALE_QUEUED, {"before": to_micros(before), "limit": limit})
         return [run_of(row) for row in rows]
+
+    async def count_by_status(self, statuses: Collection[RunStatus]) -> dict[RunStatus, int]:
+        """How many runs are in each of `statuses` (0 when none), in one query."""
+        if not statuses:
+            return {}
+        counts = dict.fromkeys(statuses, 0)
+        values = msgspec.json.encode([status.value for status in counts])
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_COUNT_BY_STATUS, (values,))
+        return counts | {RunStatus(row["status"]): row["count"] for row in rows}
 
 
 async def insert_run(session: Session, run: TaskRun) -> tuple[TaskRun, bool]:

@@ -43,6 +43,7 @@ WHERE status = 'active' AND next_run_at IS NOT NULL AND next_run_at <= :now
 ORDER BY next_run_at, id
 LIMIT :limit
 """
+_COUNT_BY_STATUS = "SELECT status, count(*) AS count FROM tasks GROUP BY status"
 # Moves only if no other dispatcher has moved it since `task` was read.
 _ADVANCE = """
 UPDATE tasks
@@ -138,6 +139,12 @@ class SqliteTaskRepository:
             for plan in plans:
                 created += await _record(session, plan)
             return created
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (0 when none), in one query."""
+        async with self._db.reading() as session:
+            rows = await session.fetch_all(_COUNT_BY_STATUS)
+        return dict.fromkeys(TaskStatus, 0) | {TaskStatus(row["status"]): row["count"] for row in rows}
 
 
 async def _record(session: Session, plan: FireRecord) -> list[TaskRun]:

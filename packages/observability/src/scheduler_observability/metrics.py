@@ -1,0 +1,174 @@
+"""The Prometheus metrics of one process, in a registry of its own.
+
+Every process kind that serves metrics builds one `Metrics` at start and passes it to what
+records into it: the API's request middleware, the run repository (`MeteredRunRepository`), and
+the `/metrics` route, which also sets the state gauges from the store at each scrape.
+
+Counters count what this process did: Prometheus adds up the processes of a cluster
+(`sum(rate(scheduler_runs_ended_total[5m]))`). The state gauges (`scheduler_runs`,
+`scheduler_tasks`, `scheduler_workers`, `scheduler_worker_slots`) are read from the shared store,
+so every API process shows the same cluster-wide values.
+
+Not imported by `scheduler_observability` itself: the worker, which serves no metrics, does not
+load prometheus_client.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Mapping
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+#: The media type of `Metrics.exposition()`: Prometheus text format 0.0.4, which every Prometheus
+#: reads (prometheus_client's own server answers it too unless a scraper asks for another). UTF-8.
+MEDIA_TYPE = "text/plain; version=0.0.4"
+
+#: Run durations span a no-op call to an hour-long job.
+RUN_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, float("inf"))
+#: API requests: a cached read takes about a millisecond, a trigger two or three.
+HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
+
+__all__ = ["MEDIA_TYPE", "ClusterState", "Metrics"]
+
+# No `<counter>_created` series beside each counter and histogram: Prometheus's text format has no
+# use for them, and they would double the series a scrape stores. This is prometheus_client's
+# process-wide switch; only processes that load this module serve metrics.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    """The metric families of one process and the registry that exposes them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        threads = Gauge("process_threads", "Threads of this process.", registry=self.registry)
+        threads.set_function(threading.active_count)
+
+        self.http_requests = Counter(
+            "scheduler_http_requests",
+            "API requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_request_duration = Histogram(
+            "scheduler_http_request_duration_seconds",
+            "Time from a request's arrival at the app to the last byte of its answer.",
+            ["method", "route"],
+            buckets=HTTP_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.runs_dispatched = Counter(
+            "scheduler_runs_dispatched",
+            "Runs this process claimed for dispatch (pending -> queued), by task type.",
+            ["task_type"],
+            registry=self.registry,
+        )
+        self.runs_ended = Counter(
+            "scheduler_runs_ended",
+            "Runs this process stored in a final status, by task type and status.",
+            ["task_type", "status"],
+            registry=self.registry,
+        )
+        self.runs_retried = Counter(
+            "scheduler_runs_retried",
+            "Attempts this process stored for a run whose previous attempt failed, by task type.",
+            ["task_type"],
+            registry=self.registry,
+        )
+        self.run_duration = Histogram(
+            "scheduler_run_duration_seconds",
+            "From a run's start to its end, for runs that started, by task type and final status.",
+            ["task_type", "status"],
+            buckets=RUN_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+
+    @functools.cached_property
+    def cluster_state(self) -> ClusterState:
+        """The state gauges, registered here on first use: only a process that serves them shows them."""
+        return ClusterState(self.registry)
+
+    def exposition(self) -> bytes:
+        """Every metric of this process, in Prometheus text format (`MEDIA_TYPE`, UTF-8)."""
+        return generate_latest(self.registry)
+
+
+class ClusterState:
+    """The state gauges: counts read from the shared store at each scrape, the same in every process.
+
+    Registered by the process that serves them (the API's `/metrics`): see `Metrics.cluster_state`.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._runs = Gauge(
+            "scheduler_runs",
+            "Runs not yet ended, by status, in the whole cluster (read from the store at scrape).",
+            ["status"],
+            registry=registry,
+        )
+        self._tasks = Gauge(
+            "scheduler_tasks",
+            "Tasks by status, in the whole cluster (read from the store at scrape).",
+            ["status"],
+            registry=registry,
+        )
+        self._workers = Gauge(
+            "scheduler_workers",
+            "Registered workers by status (read from the store at scrape).",
+            ["status"],
+            registry=registry,
+        )
+        self._worker_slots = Gauge(
+            "scheduler_worker_slots",
+            "Run slots of the online workers: `total` they offer, `busy` with runs at their last heartbeat.",
+            ["state"],
+            registry=registry,
+        )
+        self._store_readable = Gauge(
+            "scheduler_store_readable",
+            "1 when the last scrape read the state gauges from the store, 0 when it could not.",
+            registry=registry,
+        )
+
+    def show(
+        self,
+        *,
+        runs: Mapping[str, int],
+        tasks: Mapping[str, int],
+        workers: Mapping[str, int],
+        slots: int,
+        busy_slots: int,
+    ) -> None:
+        """Set the state gauges to counts read from the store, by status."""
+        _set_all(self._runs, runs)
+        _set_all(self._tasks, tasks)
+        _set_all(self._workers, workers)
+        self._worker_slots.labels("total").set(slots)
+        self._worker_slots.labels("busy").set(busy_slots)
+        self._store_readable.set(1)
+
+    def hide(self) -> None:
+        """Leave the state gauges out of the exposition: the store could not be read."""
+        for gauge in (self._runs, self._tasks, self._workers, self._worker_slots):
+            gauge.clear()
+        self._store_readable.set(0)
+
+
+def _set_all(gauge: Gauge, values: Mapping[str, int]) -> None:
+    for label, value in values.items():
+        gauge.labels(label).set(value)
