@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from scheduler_api import create_app
+from scheduler_api.tokens import TokenAuthority
 from scheduler_application import (
     AccessControl,
     AuditTrail,
@@ -37,6 +38,8 @@ from scheduler_testing import (
 from scheduler_worker import ShellExecutor
 
 MAX_BODY_BYTES = 64 * 1024
+TOKEN_SECRET = "test-token-secret-0123456789abcdef"
+TOKEN_TTL = 600
 
 
 @dataclass
@@ -59,6 +62,13 @@ class World:
         self.runs = MeteredRunRepository(self.run_rows, self.metrics)
         self.access = AccessControl(keys=self.key_rows, clock=self.clock)
         self.audit = AuditTrail(log=self.audit_rows, clock=self.clock)
+        self.tokens = TokenAuthority(
+            secret=TOKEN_SECRET,
+            ttl_seconds=TOKEN_TTL,
+            audience="scheduler",
+            issuer="scheduler",
+            clock=self.clock,
+        )
 
     async def readiness(self) -> Mapping[str, bool]:
         return {"database": self.database_up, "queue": await self.queue.ping()}
@@ -76,6 +86,7 @@ class World:
             access=self.access,
             workers=WorkerRegistry(workers=self.worker_rows, clock=self.clock),
             audit=self.audit,
+            tokens=self.tokens,
             readiness=self.readiness,
             metrics=self.metrics,
             overview=SystemOverview(tasks=self.task_rows, runs=self.runs, workers=self.worker_rows),

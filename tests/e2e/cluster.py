@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aio_pika
+import httpx
 import psycopg
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import make_conninfo
 
 from scheduler_infrastructure.postgres.wakeup import CHANNEL
@@ -60,6 +62,16 @@ def dispatch_listeners(database_url: str) -> int:
     return int(listening[0]) if listening else 0
 
 
+#: Quick heartbeats, sweeps and scans, so that tests of workers and recovery wait little.
+WORKER_SETTINGS = {
+    "SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "0.5",
+    "SCHEDULER_DISPATCHER__WORKER_TIMEOUT_SECONDS": "3",
+    "SCHEDULER_DISPATCHER__SWEEP_INTERVAL_SECONDS": "0.5",
+    "SCHEDULER_DISPATCHER__LEASE_SECONDS": "2",
+    "SCHEDULER_DISPATCHER__SCAN_INTERVAL_SECONDS": "0.2",
+}
+
+
 def cluster_env(database_url: str, broker: str, namespace: str) -> dict[str, str]:
     """Settings of every process of one test cluster."""
     return {
@@ -67,6 +79,38 @@ def cluster_env(database_url: str, broker: str, namespace: str) -> dict[str, str
         "SCHEDULER_QUEUE__URL": BROKER_URLS[broker],
         "SCHEDULER_QUEUE__NAMESPACE": namespace,
         "SCHEDULER_DISPATCHER__SCAN_INTERVAL_SECONDS": "5",
+    }
+
+
+@contextmanager
+def migrated_cluster(workdir: Path, broker: str = "redis") -> Iterator[dict[str, str]]:
+    """The settings of a cluster on a fresh, migrated schema and broker namespace (with
+    `WORKER_SETTINGS`), both removed afterwards."""
+    with private_schema() as database_url, broker_namespace(broker) as namespace:
+        env = {**cluster_env(database_url, broker, namespace), **WORKER_SETTINGS}
+        migrated = scheduler("migrate", env=env, cwd=workdir)
+        assert migrated.returncode == 0, migrated.stderr
+        yield env
+
+
+def make_key(env: dict[str, str], workdir: Path, role: str) -> str:
+    made = scheduler("apikey", "create", "--name", f"e2e-{role}", "--role", role, env=env, cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+#: The samples of a Prometheus exposition, by name and labels.
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str, key: str | None = None) -> Samples:
+    """The samples `url` exposes (a `/metrics` answering 200)."""
+    answer = httpx.get(url, headers={"X-API-Key": key} if key else {}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
     }
 
 

@@ -1,4 +1,4 @@
-"""Fixtures that start `scheduler standalone` for end-to-end tests."""
+"""Fixtures for end-to-end tests: a running `scheduler standalone`, or a cluster's store and broker."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.cluster import migrated_cluster
 from tests.e2e.standalone import Api, Standalone, running_standalone
 
 
@@ -22,3 +23,10 @@ def api(standalone: Standalone) -> Iterator[Api]:
     """An admin client of the running standalone process."""
     with standalone.client() as client:
         yield Api(client)
+
+
+@pytest.fixture
+def cluster_settings(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The settings of a cluster on a fresh migrated PostgreSQL schema and Redis namespace."""
+    with migrated_cluster(tmp_path) as env:
+        yield env

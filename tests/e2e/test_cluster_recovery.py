@@ -12,9 +12,17 @@ import psycopg
 import pytest
 import redis
 
-from tests.e2e.cluster import BROKER_URLS, RoleProcess, broker_namespace, private_schema, scheduler
+from tests.e2e.cluster import (
+    BROKER_URLS,
+    WORKER_SETTINGS,
+    RoleProcess,
+    broker_namespace,
+    make_key,
+    private_schema,
+    scheduler,
+)
 from tests.e2e.standalone import Api, wait_for
-from tests.e2e.test_cluster_workers import WORKER_SETTINGS, Cluster, make_key
+from tests.e2e.test_cluster_workers import Cluster
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cluster import (
+    WORKER_SETTINGS,
     RoleProcess,
     broker_namespace,
     cluster_env,
+    make_key,
     private_schema,
     refusal_line,
     scheduler,
@@ -22,14 +24,6 @@ from tests.e2e.standalone import Api, wait_for
 from tests.worker_fixtures.http_server import serving
 
 pytestmark = pytest.mark.e2e
-
-WORKER_SETTINGS = {
-    "SCHEDULER_WORKER__HEARTBEAT_INTERVAL_SECONDS": "0.5",
-    "SCHEDULER_DISPATCHER__WORKER_TIMEOUT_SECONDS": "3",
-    "SCHEDULER_DISPATCHER__SWEEP_INTERVAL_SECONDS": "0.5",
-    "SCHEDULER_DISPATCHER__LEASE_SECONDS": "2",
-    "SCHEDULER_DISPATCHER__SCAN_INTERVAL_SECONDS": "0.2",
-}
 
 
 @dataclass
@@ -45,12 +39,6 @@ class Cluster:
         process = RoleProcess("worker", self.workdir, env, args=args).start()
         self.processes.append(process)
         return process
-
-
-def make_key(env: dict[str, str], workdir: Path, role: str) -> str:
-    made = scheduler("apikey", "create", "--name", f"e2e-{role}", "--role", role, env=env, cwd=workdir)
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

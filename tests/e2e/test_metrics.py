@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.cluster import (
-    RoleProcess,
-    broker_namespace,
-    cluster_env,
-    private_schema,
-    refusal_line,
-    scheduler,
-)
+from tests.e2e.cluster import RoleProcess, Samples, make_key, refusal_line, scheduler, scrape
 from tests.e2e.standalone import Api, free_port, running_standalone, wait_for
-from tests.e2e.test_cluster_workers import WORKER_SETTINGS, make_key
 
 pytestmark = pytest.mark.e2e
 
 
-def scrape(url: str, key: str | None = None) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """The samples `url` exposes, by name and labels."""
-    answer = httpx.get(url, headers={"X-API-Key": key} if key else {}, timeout=5)
-    assert answer.status_code == 200, answer.text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def ended(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], status: str) -> float:
+def ended(samples: Samples, status: str) -> float:
     key = ("scheduler_runs_ended_total", frozenset({("task_type", "shell"), ("status", status)}))
     return samples.get(key, 0.0)
 
@@ -57,14 +36,6 @@ def test_standalone_shows_its_runs_and_state_without_a_credential(tmp_path: Path
     assert samples[("scheduler_tasks", frozenset({("status", "active")}))] == 2
     assert samples[("scheduler_workers", frozenset({("status", "online")}))] == 1
     assert samples[("scheduler_runs", frozenset({("status", "pending")}))] == 0
-
-
-@pytest.fixture
-def cluster_settings(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with private_schema() as database_url, broker_namespace("redis") as namespace:
-        env = {**cluster_env(database_url, "redis", namespace), **WORKER_SETTINGS}
-        assert scheduler("migrate", env=env, cwd=tmp_path).returncode == 0
-        yield env
 
 
 def test_a_clusters_dispatchers_count_each_end_once_and_its_api_shows_the_state(
@@ -91,7 +62,7 @@ def test_a_clusters_dispatchers_count_each_end_once_and_its_api_shows_the_state(
             for run in runs:
                 api.wait_run(run["id"], {"succeeded", "failed"}, timeout=30)
 
-        def counted() -> list[dict[tuple[str, frozenset[tuple[str, str]]], float]]:
+        def counted() -> list[Samples]:
             found = [scrape(f"http://127.0.0.1:{port}/metrics") for port in ports]
             return found if sum(ended(samples, "failed") for samples in found) == 1 else []
 

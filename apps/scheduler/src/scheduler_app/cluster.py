@@ -6,9 +6,9 @@ import logging
 
 from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.processes import ClusterContainer
+from scheduler_app.metrics import serving
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
-from scheduler_errors import InvalidInput
 from scheduler_observability.metrics import Metrics
 from scheduler_observability.metrics_endpoint import MetricsEndpoint
 
@@ -25,6 +25,11 @@ async def run_role(role: str, config: AppConfig) -> None:
             await (await provide(container.use_cases.access)).ensure_admin_key(config.admin_api_key)
         if role == "api":
             services = [await provide(roles.api_server)]
+            if not config.api.jwt_secret:
+                logger.warning(
+                    "api.jwt_secret is not set: a token from POST /api/v1/auth/token works only on "
+                    "this API process, until it stops; give every API process the same secret"
+                )
         else:  # the dispatcher also applies the workers' status reports, competing with its peers
             services = [await provide(roles.dispatcher), await provide(roles.status_applier)]
             if config.dispatcher.metrics_port:
@@ -42,10 +47,4 @@ async def run_role(role: str, config: AppConfig) -> None:
 def _metrics_endpoint(metrics: Metrics, config: AppConfig) -> MetricsEndpoint:
     """The dispatcher's metrics endpoint, listening already: a taken port stops the start in one line."""
     host, port = config.dispatcher.metrics_host, config.dispatcher.metrics_port
-    endpoint = MetricsEndpoint(metrics, host=host, port=port)
-    try:
-        endpoint.start()
-    except OSError as exc:
-        where = f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
-        raise InvalidInput.for_field("dispatcher.metrics_port", where) from exc
-    return endpoint
+    return serving(metrics, setting="dispatcher.metrics_port", host=host, port=port)

@@ -7,10 +7,12 @@ import socket
 
 from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.worker import WorkerContainer
+from scheduler_app.metrics import serving
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
 from scheduler_domain import TaskType, WorkerInfo
 from scheduler_errors import InvalidInput
+from scheduler_foundation import Service
 from scheduler_worker import PresenceKeeper, Worker
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ async def run_worker(config: AppConfig) -> None:
             load=lambda: worker.current_task_count,
             interval_seconds=config.worker.heartbeat_interval_seconds,
         )
+        services: list[Service] = [keeper, worker]
+        if config.worker.metrics_port:  # before registering: a taken port leaves no worker online
+            services.append(await _metrics_endpoint(container, worker, config))
         await keeper.check_in()
         logger.info(
             "scheduler worker starting",
@@ -37,10 +42,18 @@ async def run_worker(config: AppConfig) -> None:
                 "queue": redact_url(config.queue.url),
             },
         )
-        await run_until_stopped([keeper, worker])
+        await run_until_stopped(services)
     finally:
         await settle(container.shutdown_resources())
     logger.info("scheduler worker stopped")
+
+
+async def _metrics_endpoint(container: WorkerContainer, worker: Worker, config: AppConfig) -> Service:
+    """The worker's metrics endpoint, listening already, showing the runs `worker` holds."""
+    metrics = await provide(container.metrics)
+    metrics.watch(lambda: worker.current_task_count)
+    host, port = config.worker.metrics_host, config.worker.metrics_port
+    return serving(metrics.metrics, setting="worker.metrics_port", host=host, port=port)
 
 
 def describe(config: AppConfig) -> WorkerInfo:

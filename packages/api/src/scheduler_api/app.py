@@ -19,10 +19,12 @@ from scheduler_api.problems import exception_handlers
 from scheduler_api.requests import ApiRequest
 from scheduler_api.routes.api_keys import ApiKeyRoutes
 from scheduler_api.routes.audit_log import AuditLogRoutes
+from scheduler_api.routes.auth import AuthRoutes
 from scheduler_api.routes.health import Readiness, health, readiness_route
 from scheduler_api.routes.runs import RunRoutes
 from scheduler_api.routes.tasks import TaskRoutes
 from scheduler_api.routes.workers import WorkerRoutes
+from scheduler_api.tokens import TokenAuthority
 from scheduler_application import (
     AccessControl,
     AuditTrail,
@@ -44,6 +46,7 @@ def create_app(
     access: AccessControl,
     workers: WorkerRegistry,
     audit: AuditTrail,
+    tokens: TokenAuthority,
     readiness: Readiness,
     metrics: Metrics,
     overview: SystemOverview,
@@ -53,17 +56,19 @@ def create_app(
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
-    Every write under `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
+    Credentials are API keys (`access`) and the JWTs `tokens` issues for them. Every write under
+    `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
     carries the security headers of `scheduler_api.headers`; every request is counted in
     `metrics`, which `GET /metrics` serves (to anyone when `metrics_public`, else to a credential
     with SystemRead; see `scheduler_api.monitoring`). Logging is
     left to the caller (the app configures it); unexpected errors are logged on the
     `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
+    guard = principal_guard(access, tokens)
     api = Router(
         path=API_PREFIX,
-        route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes, AuditLogRoutes],
-        guards=[principal_guard(access)],
+        route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes, AuditLogRoutes, AuthRoutes],
+        guards=[guard],
         middleware=[audit_middleware(audit)],
         security=SECURITY,
         dependencies={
@@ -72,9 +77,10 @@ def create_app(
             "access": _provide(access),
             "workers": _provide(workers),
             "audit": _provide(audit),
+            "tokens": _provide(tokens),
         },
     )
-    scrape = metrics_route(metrics, overview, guard=None if metrics_public else principal_guard(access))
+    scrape = metrics_route(metrics, overview, guard=None if metrics_public else guard)
     app = Litestar(
         route_handlers=[health, readiness_route(readiness), scrape, api],
         middleware=[request_metrics(metrics)],

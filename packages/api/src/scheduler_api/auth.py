@@ -1,7 +1,9 @@
 """Who is calling, and may they: credentials, the principal they stand for, route permissions.
 
-Every route under `/api/v1` declares the permission it needs with `opt=requires(...)`; one guard
-authenticates the caller on each request and checks that permission. `AccessControl` remembers
+Every route under `/api/v1` declares the permission it needs with `opt=requires(...)` (the token
+exchange, which any API key may call, with `opt=exchanges_api_key()`); one guard authenticates the
+caller on each request and checks that permission. A credential is an API key, or a JWT that
+`POST /api/v1/auth/token` issued (see `scheduler_api.tokens`). `AccessControl` remembers
 keys for a few seconds: an expired key fails at once, a key revoked through this API at once in
 this process and within that time elsewhere (see docs/api.md). A route that forgets to declare
 one is refused when the app is built.
@@ -17,11 +19,13 @@ from litestar.datastructures import Headers
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
+from scheduler_api.tokens import TokenAuthority, looks_like_a_token
 from scheduler_application import AccessControl
 from scheduler_domain import Permission, Principal
 from scheduler_errors import PermissionDenied, Unauthenticated
 
 PERMISSION_OPT = "permission"
+KEY_EXCHANGE_OPT = "key_exchange"
 PRINCIPAL_STATE = "principal"
 API_KEY_HEADER = "X-API-Key"
 _BEARER = "bearer"
@@ -30,6 +34,11 @@ _BEARER = "bearer"
 def requires(permission: Permission) -> dict[str, Any]:
     """The route option that says which permission a route needs."""
     return {PERMISSION_OPT: permission}
+
+
+def exchanges_api_key() -> dict[str, Any]:
+    """The route option of the token exchange: any API key may call it, and only an API key."""
+    return {KEY_EXCHANGE_OPT: True}
 
 
 def permission_of(handler: BaseRouteHandler) -> Permission | None:
@@ -41,7 +50,7 @@ def permission_of(handler: BaseRouteHandler) -> Permission | None:
 def credential_of(headers: Headers) -> str | None:
     """The secret in `X-API-Key`, else in `Authorization: Bearer`; None when neither is given.
 
-    Until JWTs arrive, a bearer value is read as an API key.
+    A bearer value is a JWT when it looks like one (`looks_like_a_token`), else an API key.
     """
     if key := headers.get(API_KEY_HEADER, "").strip():
         return key
@@ -51,16 +60,19 @@ def credential_of(headers: Headers) -> str | None:
     return None
 
 
-def principal_guard(access: AccessControl) -> Guard:
+def principal_guard(access: AccessControl, tokens: TokenAuthority) -> Guard:
     """A guard that authenticates every request and checks the route's permission."""
 
     async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if _answers_options_only(handler):
             return
+        if handler.opt.get(KEY_EXCHANGE_OPT):
+            connection.state[PRINCIPAL_STATE] = await _authenticate_key(access, connection.headers)
+            return
         permission = permission_of(handler)
         if permission is None:
             raise PermissionDenied(f"route {handler.handler_name} declares no permission")
-        principal = await _authenticate(access, connection.headers)
+        principal = await _authenticate(access, tokens, connection.headers)
         if not principal.may(permission):
             raise PermissionDenied(f"role {principal.role} lacks the {permission} permission")
         connection.state[PRINCIPAL_STATE] = principal
@@ -79,7 +91,9 @@ def undeclared_routes(handlers: Iterable[BaseRouteHandler]) -> list[str]:
     return sorted(
         handler.handler_name
         for handler in handlers
-        if permission_of(handler) is None and not _answers_options_only(handler)
+        if permission_of(handler) is None
+        and not handler.opt.get(KEY_EXCHANGE_OPT)
+        and not _answers_options_only(handler)
     )
 
 
@@ -88,8 +102,24 @@ def _answers_options_only(handler: BaseRouteHandler) -> bool:
     return getattr(handler, "http_methods", None) == {"OPTIONS"}
 
 
-async def _authenticate(access: AccessControl, headers: Headers) -> Principal:
+async def _authenticate(access: AccessControl, tokens: TokenAuthority, headers: Headers) -> Principal:
+    secret = _required_credential(headers)
+    if looks_like_a_token(secret):
+        return tokens.principal_of(secret)
+    return await access.authenticate(secret)
+
+
+async def _authenticate_key(access: AccessControl, headers: Headers) -> Principal:
+    secret = _required_credential(headers)
+    if looks_like_a_token(secret):
+        raise Unauthenticated("a token cannot be exchanged for another: send the API key it came from")
+    return await access.authenticate(secret)
+
+
+def _required_credential(headers: Headers) -> str:
     secret = credential_of(headers)
     if secret is None:
-        raise Unauthenticated(f"send an API key in {API_KEY_HEADER} or as Authorization: Bearer <key>")
-    return await access.authenticate(secret)
+        raise Unauthenticated(
+            f"send an API key in {API_KEY_HEADER}, or a key or token as Authorization: Bearer <credential>"
+        )
+    return secret

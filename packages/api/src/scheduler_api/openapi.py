@@ -24,7 +24,9 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Scheduler API",
         version="1.0.0",
-        description="Tasks, runs, workers, API keys and the audit log of the distributed task scheduler.",
+        description=(
+            "Tasks, runs, workers, API keys, tokens and the audit log of the distributed task scheduler."
+        ),
         path="/schema",
         components=Components(
             security_schemes={
@@ -37,7 +39,8 @@ def openapi_config() -> OpenAPIConfig:
                 BEARER_SCHEME: SecurityScheme(
                     type="http",
                     scheme="bearer",
-                    description="An API key sent as a bearer token.",
+                    bearer_format="JWT",
+                    description="A JWT from `POST /api/v1/auth/token`, or an API key sent as a bearer token.",
                 ),
             }
         ),

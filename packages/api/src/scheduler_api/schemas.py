@@ -249,3 +249,11 @@ class ReadinessOut(Struct, kw_only=True):
 
     status: str
     components: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class TokenOut(Struct, kw_only=True):
+    """A JWT for `Authorization: Bearer <access_token>`, valid for `expires_in` seconds."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the kind of token (RFC 6750), not a secret
+    expires_in: int

@@ -67,6 +67,15 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: Connections open at once; one more is answered 503. Keep it under the process's open-files
     #: limit (`ulimit -n`), which the database and log files share.
     max_connections: int = 1000
+    #: The HS256 key that signs and checks the JWTs of `POST /api/v1/auth/token` (at least 32
+    #: characters). Empty: each API process draws a random one at start, so a token works only on
+    #: the process that issued it, until it stops; give every API process of a cluster the same.
+    jwt_secret: str = ""
+    #: How long a JWT is valid (`expires_in`); revoking its API key does not end it sooner.
+    jwt_ttl_seconds: int = 900
+    #: The `aud` and `iss` claims of the JWTs issued, and the `aud` a presented JWT must carry.
+    jwt_audience: str = "scheduler"
+    jwt_issuer: str = "scheduler"
 
 
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -104,6 +113,10 @@ class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     api_url: str = "http://127.0.0.1:8080"
     api_key: str = ""
     heartbeat_interval_seconds: float = 5.0
+    #: Where `scheduler worker` serves its own metrics (`GET /metrics`, Prometheus text, no
+    #: credential). 0: not served (the worker then loads no metrics library).
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
 
 
 class LoggingConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -178,6 +191,7 @@ _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
     ("api.max_body_bytes", 1, None, ""),
     ("api.key_cache_seconds", 0, None, " (0: no cache)"),
     ("api.max_connections", 1, None, ""),
+    ("api.jwt_ttl_seconds", 1, 86_400, ""),
     ("dispatcher.batch_size", 1, None, ""),
     ("dispatcher.misfire_grace_seconds", 0, None, ""),
     ("dispatcher.timeout_grace_seconds", 0, None, ""),
@@ -187,6 +201,7 @@ _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
     ("worker.output_limit_bytes", 0, None, ""),
     ("worker.kill_grace_seconds", 0, None, ""),
     ("worker.drain_grace_seconds", 0, None, ""),
+    ("worker.metrics_port", 0, 65535, " (0: not served)"),
 )
 
 
@@ -208,6 +223,7 @@ def _check(config: AppConfig) -> None:
         raise InvalidInput.for_field("data_dir", "must not be empty")
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
+    _check_tokens(config.api)
     _check_url("queue.url", config.queue.url, _BROKER_SCHEMES, "use redis://, amqp:// or memory://")
     _check_url(
         "worker.api_url",
@@ -219,6 +235,14 @@ def _check(config: AppConfig) -> None:
         raise InvalidInput.for_field("logging.level", f"must be one of {', '.join(_LOG_LEVELS)}")
     if config.logging.format not in ("json", "console"):
         raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
+
+
+def _check_tokens(api: ApiConfig) -> None:
+    if api.jwt_secret and len(api.jwt_secret) < 32:
+        raise InvalidInput.for_field("api.jwt_secret", "must be at least 32 characters (or empty)")
+    for name, claim in (("api.jwt_audience", api.jwt_audience), ("api.jwt_issuer", api.jwt_issuer)):
+        if not claim.strip():
+            raise InvalidInput.for_field(name, "must not be empty")
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

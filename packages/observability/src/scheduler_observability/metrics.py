@@ -9,8 +9,8 @@ Counters count what this process did: Prometheus adds up the processes of a clus
 `scheduler_tasks`, `scheduler_workers`, `scheduler_worker_slots`) are read from the shared store,
 so every API process shows the same cluster-wide values.
 
-Not imported by `scheduler_observability` itself: the worker, which serves no metrics, does not
-load prometheus_client.
+Not imported by `scheduler_observability` itself: a worker loads it (and prometheus_client) only
+when it serves metrics (`worker.metrics_port`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,11 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
-    """The metric families of one process and the registry that exposes them."""
+    """The metrics of one process and the registry that exposes them.
+
+    The process collectors are registered at once; each family of the scheduler's on first use,
+    so a process shows only the families it records (a worker none of the API's).
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -59,38 +63,61 @@ class Metrics:
         threads = Gauge("process_threads", "Threads of this process.", registry=self.registry)
         threads.set_function(threading.active_count)
 
-        self.http_requests = Counter(
+    @functools.cached_property
+    def http_requests(self) -> Counter:
+        """Counted by the API's request middleware (`scheduler_api.monitoring`)."""
+        return Counter(
             "scheduler_http_requests",
             "API requests answered, by method, route template and status.",
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self.http_request_duration = Histogram(
+
+    @functools.cached_property
+    def http_request_duration(self) -> Histogram:
+        """Observed by the API's request middleware."""
+        return Histogram(
             "scheduler_http_request_duration_seconds",
             "Time from a request's arrival at the app to the last byte of its answer.",
             ["method", "route"],
             buckets=HTTP_DURATION_BUCKETS,
             registry=self.registry,
         )
-        self.runs_dispatched = Counter(
+
+    @functools.cached_property
+    def runs_dispatched(self) -> Counter:
+        """Counted by `MeteredRunRepository` at each claim."""
+        return Counter(
             "scheduler_runs_dispatched",
             "Runs this process claimed for dispatch (pending -> queued), by task type.",
             ["task_type"],
             registry=self.registry,
         )
-        self.runs_ended = Counter(
+
+    @functools.cached_property
+    def runs_ended(self) -> Counter:
+        """Counted by `MeteredRunRepository` at each end it stores."""
+        return Counter(
             "scheduler_runs_ended",
             "Runs this process stored in a final status, by task type and status.",
             ["task_type", "status"],
             registry=self.registry,
         )
-        self.runs_retried = Counter(
+
+    @functools.cached_property
+    def runs_retried(self) -> Counter:
+        """Counted by `MeteredRunRepository` at each retry it stores."""
+        return Counter(
             "scheduler_runs_retried",
             "Attempts this process stored for a run whose previous attempt failed, by task type.",
             ["task_type"],
             registry=self.registry,
         )
-        self.run_duration = Histogram(
+
+    @functools.cached_property
+    def run_duration(self) -> Histogram:
+        """Observed by `MeteredRunRepository` at each end of a run that started."""
+        return Histogram(
             "scheduler_run_duration_seconds",
             "From a run's start to its end, for runs that started, by task type and final status.",
             ["task_type", "status"],

@@ -10,6 +10,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from scheduler_api import create_app
+from scheduler_api.tokens import TokenAuthority
 from scheduler_app.readiness import Readiness
 from scheduler_app.reporter import InProcessRunReporter
 from scheduler_app.server import ApiServer
@@ -29,8 +30,10 @@ from scheduler_application import (
     WorkerRecovery,
     WorkerRegistry,
 )
+from scheduler_config import AppConfig
 from scheduler_dispatcher import Dispatcher, StatusApplier
 from scheduler_domain import STATUS_RUNS
+from scheduler_foundation import Clock
 from scheduler_observability.metrics import Metrics
 from scheduler_worker import Worker
 
@@ -38,6 +41,19 @@ from scheduler_worker import Worker
 def dispatcher_holder_id() -> str:
     """`<hostname>-<pid>-<random>`: who holds the leadership lease (unique even when a pid is reused)."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def token_authority(config: AppConfig, clock: Clock) -> TokenAuthority:
+    """The signer of the API's JWTs: with `api.jwt_secret`, or a random secret of this process's own."""
+    api = config.api
+    secret = api.jwt_secret or TokenAuthority.random_secret()
+    return TokenAuthority(
+        secret=secret,
+        ttl_seconds=api.jwt_ttl_seconds,
+        audience=api.jwt_audience,
+        issuer=api.jwt_issuer,
+        clock=clock,
+    )
 
 
 #: The most status reports a dispatcher applies in one batch (one read and one write of the runs).
@@ -142,6 +158,7 @@ class Roles(containers.DeclarativeContainer):
     metrics = providers.Dependency(instance_of=Metrics)
 
     readiness = providers.Singleton(Readiness, database=storage.database, queue=messaging.queue)
+    tokens = providers.Singleton(token_authority, core.config, core.clock)
     api_app = providers.Singleton(
         create_app,
         tasks=use_cases.task_control,
@@ -149,6 +166,7 @@ class Roles(containers.DeclarativeContainer):
         access=use_cases.access,
         workers=use_cases.workers,
         audit=use_cases.audit,
+        tokens=tokens,
         readiness=readiness.provided.check,
         metrics=metrics,
         overview=use_cases.overview,
