@@ -13,8 +13,8 @@ WORKER_MODULES = (
     "scheduler_app.resources",
     "scheduler_app.executors",
 )
-#: Libraries only the API, the database adapters, the other broker, encrypted settings or the
-#: processes that serve metrics need.
+#: Libraries only the API, the database adapters, the other broker, encrypted settings, or the
+#: processes that serve metrics or trace, need.
 NOT_LOADED = (
     "litestar",
     "uvicorn",
@@ -23,10 +23,11 @@ NOT_LOADED = (
     "aio_pika",
     "cryptography.fernet",
     "prometheus_client",
+    "opentelemetry",
 )
 
 
-def test_a_worker_process_imports_no_api_no_database_driver_no_cipher_and_no_metrics() -> None:
+def test_a_worker_process_imports_no_api_no_database_driver_no_cipher_no_metrics_no_tracing() -> None:
     probe = (
         "import importlib, sys\n"
         f"for name in {WORKER_MODULES!r}: importlib.import_module(name)\n"

@@ -18,11 +18,19 @@ DATA_ONLY = {
     "httptools",  # uvicorn's HTTP parser, chosen by name in its settings
 }
 
+#: Distributions imported under another name: OpenTelemetry's share the `opentelemetry` namespace.
+IMPORTED_AS = {
+    "opentelemetry_api": "opentelemetry",
+    "opentelemetry_sdk": "opentelemetry",
+    "opentelemetry_exporter_otlp_proto_http": "opentelemetry",
+}
+
 
 def declared(pyproject: Path) -> set[str]:
     dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     names = {re.split(r"[<>=\[; ]", dep, maxsplit=1)[0].lower() for dep in dependencies}
-    return {name.replace("-", "_") for name in names} - DATA_ONLY
+    distributions = {name.replace("-", "_") for name in names} - DATA_ONLY
+    return {IMPORTED_AS.get(name, name) for name in distributions}
 
 
 def imported(source: Path, own: str) -> set[str]:

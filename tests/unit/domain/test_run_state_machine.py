@@ -24,6 +24,7 @@ from scheduler_testing import a_run
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 S = RunStatus
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 #: The lifecycle of SYSTEM.md, spelled out independently of `TRANSITIONS`.
 EXPECTED_MOVES = {
@@ -229,6 +230,16 @@ class TestNextAttempt:
         assert (retry.task_type, retry.priority, retry.timeout_seconds) == (TaskType.HTTP, Priority.HIGH, 90)
         assert retry.arguments == {"x": 1}
         assert (retry.worker_id, retry.idempotency_key, retry.started_at) == (None, None, None)
+
+    def test_the_next_attempt_keeps_the_traceparent_of_the_run(self) -> None:
+        policy = RetryPolicy(max_retries=2)
+
+        retry = a_run(status=S.FAILED, traceparent=TRACEPARENT).next_attempt(policy, NOW, 1)
+        untraced = self.failed().next_attempt(policy, NOW, 1)
+
+        assert retry is not None
+        assert untraced is not None
+        assert (retry.traceparent, untraced.traceparent) == (TRACEPARENT, None)
 
     def test_the_retry_count_follows_the_attempt(self) -> None:
         retry = self.failed(attempt=3).next_attempt(RetryPolicy(max_retries=5), NOW, 0)

@@ -9,8 +9,6 @@ from scheduler_app.containers.processes import ClusterContainer
 from scheduler_app.metrics import serving
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
-from scheduler_observability.metrics import Metrics
-from scheduler_observability.metrics_endpoint import MetricsEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +30,11 @@ async def run_role(role: str, config: AppConfig) -> None:
                 )
         else:  # the dispatcher also applies the workers' status reports, competing with its peers
             services = [await provide(roles.dispatcher), await provide(roles.status_applier)]
-            if config.dispatcher.metrics_port:
-                services.append(_metrics_endpoint(container.metrics(), config))
+            if port := config.dispatcher.metrics_port:  # listening now: a taken port stops the start
+                host = config.dispatcher.metrics_host
+                services.append(
+                    serving(container.metrics(), setting="dispatcher.metrics_port", host=host, port=port)
+                )
         logger.info(
             f"scheduler {role} starting",
             extra={"database": redact_url(config.database.url), "queue": redact_url(config.queue.url)},
@@ -42,9 +43,3 @@ async def run_role(role: str, config: AppConfig) -> None:
     finally:
         await settle(container.shutdown_resources())
     logger.info(f"scheduler {role} stopped")
-
-
-def _metrics_endpoint(metrics: Metrics, config: AppConfig) -> MetricsEndpoint:
-    """The dispatcher's metrics endpoint, listening already: a taken port stops the start in one line."""
-    host, port = config.dispatcher.metrics_host, config.dispatcher.metrics_port
-    return serving(metrics, setting="dispatcher.metrics_port", host=host, port=port)

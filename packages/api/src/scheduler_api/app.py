@@ -13,7 +13,7 @@ from litestar.routes import HTTPRoute
 from scheduler_api.audit import audit_middleware, unaudited_writes
 from scheduler_api.auth import principal_guard, undeclared_routes
 from scheduler_api.headers import add_security_headers
-from scheduler_api.monitoring import metrics_route, request_metrics
+from scheduler_api.monitoring import metrics_route, request_instruments
 from scheduler_api.openapi import SECURITY, openapi_config
 from scheduler_api.problems import exception_handlers
 from scheduler_api.requests import ApiRequest
@@ -33,6 +33,7 @@ from scheduler_application import (
     TaskControl,
     WorkerRegistry,
 )
+from scheduler_foundation import NoTracing, Tracer
 from scheduler_observability.metrics import Metrics
 
 API_PREFIX = "/api/v1"
@@ -51,6 +52,7 @@ def create_app(
     metrics: Metrics,
     overview: SystemOverview,
     metrics_public: bool = True,
+    tracer: Tracer | None = None,
     max_body_bytes: int = ONE_MIB,
     debug: bool = False,
 ) -> Litestar:
@@ -60,7 +62,7 @@ def create_app(
     `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
     carries the security headers of `scheduler_api.headers`; every request is counted in
     `metrics`, which `GET /metrics` serves (to anyone when `metrics_public`, else to a credential
-    with SystemRead; see `scheduler_api.monitoring`). Logging is
+    with SystemRead; see `scheduler_api.monitoring`), and served in a `tracer` span. Logging is
     left to the caller (the app configures it); unexpected errors are logged on the
     `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
@@ -83,7 +85,7 @@ def create_app(
     scrape = metrics_route(metrics, overview, guard=None if metrics_public else guard)
     app = Litestar(
         route_handlers=[health, readiness_route(readiness), scrape, api],
-        middleware=[request_metrics(metrics)],
+        middleware=[request_instruments(metrics, tracer if tracer is not None else NoTracing())],
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,
         openapi_config=openapi_config(),

@@ -1,8 +1,10 @@
-"""`GET /metrics` and the request metrics behind it.
+"""`GET /metrics`, the request metrics behind it, and the span of each request.
 
-Every request that reaches a route is counted by method, route template (`/api/v1/tasks/{task_id:int}`,
-never the raw path, so ids do not multiply the series) and status, and timed from its arrival at
-the app to the last byte of its answer. A request for no route (404 before routing) is not.
+Every request that reaches a route is served in a span of the process's tracer (`<METHOD>
+<route>`; a no-op while tracing is off), and counted by method, route template
+(`/api/v1/tasks/{task_id}`, never the raw path, so ids do not multiply the series) and status,
+and timed from its arrival at the app to the last byte of its answer. A request for no route
+(404 before routing) is neither.
 
 At each scrape, the route reads the cluster's state from the store (`SystemOverview`) into the
 state gauges, then answers every metric of the process in Prometheus text format. When the store
@@ -25,6 +27,7 @@ from litestar.types import ASGIApp, Guard, Message, Receive, Scope, Send
 from scheduler_api.auth import requires
 from scheduler_application import SystemOverview
 from scheduler_domain import Permission
+from scheduler_foundation import Tracer
 from scheduler_observability.metrics import MEDIA_TYPE, ClusterState, Metrics
 
 METRICS_PATH = "/metrics"
@@ -32,8 +35,9 @@ METRICS_PATH = "/metrics"
 _log = logging.getLogger(__name__)
 
 
-def request_metrics(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
-    """The app middleware counting and timing each HTTP request in `metrics` (see above)."""
+def request_instruments(metrics: Metrics, tracer: Tracer) -> Callable[[ASGIApp], ASGIApp]:
+    """The app middleware serving each HTTP request in a `tracer` span and counting and timing it
+    in `metrics` (see above)."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -50,11 +54,13 @@ def request_metrics(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
                     status = message["status"]
                 await send(message)
 
-            try:
-                await app(scope, receive, watched_send)
-            finally:
-                metrics.http_requests.labels(method, route, str(status)).inc()
-                metrics.http_request_duration.labels(method, route).observe(time.perf_counter() - started)
+            with tracer.request(method, route) as span:
+                try:
+                    await app(scope, receive, watched_send)
+                finally:
+                    span.answered(status)
+                    metrics.http_requests.labels(method, route, str(status)).inc()
+                    metrics.http_request_duration.labels(method, route).observe(time.perf_counter() - started)
 
         return middleware
 

@@ -22,7 +22,7 @@ from scheduler_domain import (
     worker_command_key,
 )
 from scheduler_errors import SchedulerError
-from scheduler_foundation import Clock, MessageQueue
+from scheduler_foundation import Clock, MessageQueue, NoTracing, Tracer
 
 
 class SchedulingPolicy:
@@ -82,9 +82,11 @@ class SchedulerService:
         clock: Clock,
         policy: SchedulingPolicy,
         claims: PendingRunClaims | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """`claims`, when given, claims the pending runs and reads their tasks in one go (see
-        `PendingRunClaims`); it must work on the same store as `runs` and `tasks`."""
+        `PendingRunClaims`); it must work on the same store as `runs` and `tasks`. Each run is
+        published in a `tracer` span continuing its trace, carried on in the message's headers."""
         self._tasks = tasks
         self._runs = runs
         self._queue = queue
@@ -92,6 +94,7 @@ class SchedulerService:
         self._clock = clock
         self._policy = policy
         self._claims = claims
+        self._tracer = tracer if tracer is not None else NoTracing()
 
     async def fire_due_schedules(self, *, max_batches: int = 50) -> list[TaskRun]:
         """Create one run per due cron fire (exactly one, however many dispatchers race).
@@ -175,12 +178,13 @@ class SchedulerService:
             if cancelled is not None:
                 await self._lifecycle.dependencies.run_ended(cancelled)
             return False
-        message = Message(payload=_dispatch_of(run, task), correlation_id=str(run.id))
-        try:
-            await self._queue.publish(task.task_type.routing_key, message, priority=run.priority.rank)
-        except SchedulerError:
-            await self._runs.transition(run.requeued(now), expected=RunStatus.QUEUED)
-            raise
+        with self._tracer.dispatching(run) as headers:
+            message = Message(payload=_dispatch_of(run, task), correlation_id=str(run.id), headers=headers)
+            try:
+                await self._queue.publish(task.task_type.routing_key, message, priority=run.priority.rank)
+            except SchedulerError:
+                await self._runs.transition(run.requeued(now), expected=RunStatus.QUEUED)
+                raise
         return True
 
     async def _stop_on_worker(self, run: TaskRun) -> None:

@@ -23,7 +23,7 @@ from scheduler_domain import (
     normalize_cron,
 )
 from scheduler_errors import Conflict, InvalidInput
-from scheduler_foundation import Clock, DispatchWakeup, TaskCheck
+from scheduler_foundation import Clock, DispatchWakeup, NoTracing, TaskCheck, Tracer
 
 #: Fields a client may change with a partial update.
 EDITABLE_FIELDS = frozenset(
@@ -59,14 +59,17 @@ class TaskControl:
         clock: Clock,
         wakeup: DispatchWakeup,
         executors: Mapping[str, TaskCheck | None],
+        tracer: Tracer | None = None,
     ) -> None:
         """`executors`: the executor names a task may use, each with the check of its command
-        and arguments when the executor offers one."""
+        and arguments when the executor offers one. A triggered run stores the `traceparent` of
+        `tracer`'s current span (the request's), so that its dispatch and execution continue it."""
         self._tasks = tasks
         self._runs = runs
         self._clock = clock
         self._wakeup = wakeup
         self._executors = executors
+        self._tracer = tracer if tracer is not None else NoTracing()
 
     async def create(self, draft: Task) -> Task:
         """Store a new task, its schedule normalised and its first fire computed."""
@@ -155,6 +158,7 @@ class TaskControl:
             scheduled_for=now,
             created_at=now,
             updated_at=now,
+            traceparent=self._tracer.traceparent(),
         )
         stored = await self._runs.add(run)
         self._wakeup.notify()

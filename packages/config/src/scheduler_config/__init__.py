@@ -9,6 +9,7 @@ from scheduler_config.settings import (
     DispatcherConfig,
     LoggingConfig,
     MessageQueueConfig,
+    TracingConfig,
     WorkerConfig,
     redact_url,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "DispatcherConfig",
     "LoggingConfig",
     "MessageQueueConfig",
+    "TracingConfig",
     "WorkerConfig",
     "encrypt",
     "load_config",

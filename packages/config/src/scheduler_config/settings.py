@@ -119,6 +119,20 @@ class WorkerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     metrics_host: str = "127.0.0.1"
 
 
+class TracingConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """OpenTelemetry traces of each run: from the API request, through the dispatcher, to the worker."""
+
+    #: `off` (no spans; no OpenTelemetry module is loaded), `console` (each finished span as one
+    #: JSON line on stdout) or `otlp` (OTLP over HTTP to `otlp_endpoint`).
+    exporter: str = "off"
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    #: The `service.name` of this process's spans.
+    service_name: str = "scheduler"
+    #: The share of new traces recorded (0 to 1); a span continuing a trace follows its parent's
+    #: choice, so a run's trace is whole or absent.
+    sample_ratio: float = 1.0
+
+
 class LoggingConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Structured logs on stderr."""
 
@@ -136,6 +150,7 @@ class AppConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     api: ApiConfig = ApiConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
     worker: WorkerConfig = WorkerConfig()
+    tracing: TracingConfig = TracingConfig()
     logging: LoggingConfig = LoggingConfig()
 
     def __post_init__(self) -> None:
@@ -233,6 +248,18 @@ def _check(config: AppConfig) -> None:
     )
     if config.logging.level.upper() not in (*_LOG_LEVELS, "WARN", "FATAL"):  # what `logging` knows
         raise InvalidInput.for_field("logging.level", f"must be one of {', '.join(_LOG_LEVELS)}")
+    if config.tracing.exporter not in ("off", "console", "otlp"):
+        raise InvalidInput.for_field("tracing.exporter", "must be 'off', 'console' or 'otlp'")
+    if not config.tracing.service_name.strip():
+        raise InvalidInput.for_field("tracing.service_name", "must not be empty")
+    if not 0 <= config.tracing.sample_ratio <= 1:
+        raise InvalidInput.for_field("tracing.sample_ratio", "must be between 0 and 1")
+    _check_url(
+        "tracing.otlp_endpoint",
+        config.tracing.otlp_endpoint,
+        ("http", "https"),
+        "give the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318/v1/traces",
+    )
     if config.logging.format not in ("json", "console"):
         raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
 

@@ -116,6 +116,9 @@ class TaskRun(Struct, frozen=True, kw_only=True):
     updated_at: datetime | None = None
     wave_id: int | None = None
     waiting: bool = False
+    #: The W3C `traceparent` of the span that created the run (an API request), continued by the
+    #: dispatcher and the worker; None when no trace was active.
+    traceparent: str | None = None
 
     def __post_init__(self) -> None:
         if self.waiting and self.status is not RunStatus.PENDING:
@@ -203,7 +206,10 @@ class TaskRun(Struct, frozen=True, kw_only=True):
         return self.started_at + timedelta(seconds=self.timeout_seconds) + grace
 
     def next_attempt(self, policy: RetryPolicy, now: datetime, delay_seconds: float) -> TaskRun | None:
-        """The retry that follows this failed or timed-out run, or None when none may follow."""
+        """The retry that follows this failed or timed-out run, or None when none may follow.
+
+        It keeps the run's wave and `traceparent`, so the retry continues the same trace.
+        """
         if self.status not in RETRYABLE_ENDS or not policy.allows_another(self.attempt):
             return None
         return TaskRun(
@@ -219,4 +225,5 @@ class TaskRun(Struct, frozen=True, kw_only=True):
             created_at=now,
             updated_at=now,
             wave_id=self.wave,
+            traceparent=self.traceparent,
         )

@@ -1,4 +1,4 @@
-"""Ports the outer layers meet on: executors, the message queue, the clock, signals, lifecycle."""
+"""Ports the outer layers meet on: executors, the message queue, the clock, signals, lifecycle, tracing."""
 
 from scheduler_foundation.clock import Clock, SystemClock
 from scheduler_foundation.coalescing import Coalescer
@@ -7,6 +7,7 @@ from scheduler_foundation.lifecycle import Service
 from scheduler_foundation.presence import WorkerPresence
 from scheduler_foundation.queue import Delivery, MessageQueue
 from scheduler_foundation.signals import DispatchWakeup, DispatchWakeupListener, RunReporter
+from scheduler_foundation.tracing import ExecutionSpan, NoTracing, RequestSpan, Tracer
 
 __all__ = [
     "Clock",
@@ -14,12 +15,16 @@ __all__ = [
     "Delivery",
     "DispatchWakeup",
     "DispatchWakeupListener",
+    "ExecutionSpan",
     "ExecutorRegistry",
     "MessageQueue",
+    "NoTracing",
+    "RequestSpan",
     "RunReporter",
     "Service",
     "SystemClock",
     "TaskCheck",
     "TaskExecutor",
+    "Tracer",
     "WorkerPresence",
 ]

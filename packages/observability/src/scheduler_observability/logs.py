@@ -30,6 +30,19 @@ def _extra_fields(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
+def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Add `trace_id` and `span_id` inside a recorded span (only once OpenTelemetry is loaded:
+    a process that does not trace never imports it for this)."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return event
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
 def configure_logging(config: LoggingConfig, *, stream: Any = None) -> None:
     """Route structlog and the standard `logging` module to one formatter on stderr."""
     shared: list[Any] = [
@@ -37,6 +50,7 @@ def configure_logging(config: LoggingConfig, *, stream: Any = None) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _trace_ids,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()

@@ -9,7 +9,16 @@ from typing import Any, TypeVar
 
 from scheduler_domain import CancelRun, RunDispatch, RunOutcome, TaskType, worker_command_key
 from scheduler_errors import InvalidInput, SchedulerError, Unavailable
-from scheduler_foundation import Clock, Delivery, ExecutorRegistry, MessageQueue, RunReporter, SystemClock
+from scheduler_foundation import (
+    Clock,
+    Delivery,
+    ExecutorRegistry,
+    MessageQueue,
+    NoTracing,
+    RunReporter,
+    SystemClock,
+    Tracer,
+)
 from scheduler_worker._execution import SHUTTING_DOWN, Execution
 from scheduler_worker._reporting import RetryingReporter
 
@@ -42,9 +51,11 @@ class Worker:
         report_retries: int = 4,
         report_backoff_seconds: float = 0.5,
         clock: Clock | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """`report_retries` and `report_backoff_seconds` say how long a report rides out an
-        unavailable scheduler (delays double from the backoff); `clock` judges message expiry."""
+        unavailable scheduler (delays double from the backoff); `clock` judges message expiry;
+        each run executes in a `tracer` span continuing the trace its message carries."""
         _check(worker_id, concurrency, prefetch, drain_grace_seconds, report_retries)
         self._worker_id = worker_id
         self._queue = queue
@@ -56,6 +67,7 @@ class Worker:
         self._prefetch = prefetch if prefetch is not None else concurrency
         self._drain_grace = drain_grace_seconds
         self._clock = clock if clock is not None else SystemClock()
+        self._tracer = tracer if tracer is not None else NoTracing()
         self._slots = asyncio.Semaphore(concurrency)
         self._executions: dict[tuple[int, int], Execution] = {}
         self._handlers: set[asyncio.Task[None]] = set()
@@ -198,15 +210,18 @@ class Worker:
         execution = Execution(dispatch=dispatch, worker_id=self._worker_id)
         self._executions[key] = execution
         try:
-            await self._execute(delivery, execution)
+            with self._tracer.executing(delivery.message.headers, dispatch) as span:
+                outcome = await self._execute(delivery, execution)
+                if outcome is not None:
+                    span.ended(outcome)
         finally:
             del self._executions[key]
 
-    async def _execute(self, delivery: Delivery, execution: Execution) -> None:
+    async def _execute(self, delivery: Delivery, execution: Execution) -> RunOutcome | None:
+        """Run the attempt and report it; its outcome, or None when it did not run here."""
         dispatch = execution.dispatch
         if self._reporter.confirms_start:
-            await self._execute_once_confirmed(delivery, execution)
-            return
+            return await self._execute_once_confirmed(delivery, execution)
         # The start only informs: announce it while the run goes ahead (one round trip less
         # between taking the run and its first line). Its end follows it.
         announcing = asyncio.create_task(self._announce_start(dispatch))
@@ -217,6 +232,7 @@ class Worker:
         logger.info("run ended %s", outcome.status, extra=self._fields(dispatch))
         await announcing
         await self._settle_after_finish(delivery, dispatch, outcome)
+        return outcome
 
     async def _announce_start(self, dispatch: RunDispatch) -> None:
         try:
@@ -226,7 +242,7 @@ class Worker:
                 "could not report the start; the report of the end says it", extra=self._fields(dispatch)
             )
 
-    async def _execute_once_confirmed(self, delivery: Delivery, execution: Execution) -> None:
+    async def _execute_once_confirmed(self, delivery: Delivery, execution: Execution) -> RunOutcome | None:
         dispatch = execution.dispatch
         fields = self._fields(dispatch)
         try:
@@ -234,15 +250,16 @@ class Worker:
         except Unavailable:
             logger.exception("could not claim the run; returning it to the queue", extra=fields)
             await _settle(delivery.nack(requeue=True), delivery)
-            return
+            return None
         if not accepted:
             logger.info("the scheduler refused the run (cancelled or superseded); skipping", extra=fields)
             await _settle(delivery.ack(), delivery)
-            return
+            return None
         logger.info("run started", extra=fields)
         outcome = await execution.run(self._executors)
         logger.info("run ended %s", outcome.status, extra=fields)
         await self._settle_after_finish(delivery, dispatch, outcome)
+        return outcome
 
     async def _settle_after_finish(
         self, delivery: Delivery, dispatch: RunDispatch, outcome: RunOutcome

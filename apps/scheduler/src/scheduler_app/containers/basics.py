@@ -11,6 +11,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from scheduler_app import telemetry
 from scheduler_app.executors import executor_registry, task_checks
 from scheduler_config import AppConfig
 from scheduler_foundation import SystemClock
@@ -54,10 +55,11 @@ def default_worker_id() -> str:
 
 
 class Core(containers.DeclarativeContainer):
-    """Settings and the clock."""
+    """Settings, the clock and the tracer (a no-op unless `tracing.exporter` is set)."""
 
     config = providers.Dependency(instance_of=AppConfig)
     clock = providers.Singleton(SystemClock)
+    tracer = providers.Resource(telemetry.tracer, config.provided.tracing)
 
 
 class Executors(containers.DeclarativeContainer):

@@ -75,6 +75,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         wakeup=storage.wakeup,
         executors=executors.checks,
+        tracer=core.tracer,
     )
     dependency_release = providers.Singleton(
         DependencyRelease, runs=storage.runs, tasks=storage.tasks, clock=core.clock, wakeup=storage.wakeup
@@ -136,6 +137,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         policy=policy,
         claims=storage.pending_claims,
+        tracer=core.tracer,
     )
     status_reports = providers.Singleton(
         StatusReports,
@@ -171,6 +173,7 @@ class Roles(containers.DeclarativeContainer):
         metrics=metrics,
         overview=use_cases.overview,
         metrics_public=core.config.provided.api.metrics_public,
+        tracer=core.tracer,
         max_body_bytes=core.config.provided.api.max_body_bytes,
     )
     api_server = providers.Singleton(
@@ -215,4 +218,5 @@ class Roles(containers.DeclarativeContainer):
         task_types=core.config.provided.worker.task_types,
         concurrency=core.config.provided.worker.concurrency,
         drain_grace_seconds=core.config.provided.worker.drain_grace_seconds,
+        tracer=core.tracer,
     )

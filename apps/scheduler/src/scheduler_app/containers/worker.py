@@ -40,4 +40,5 @@ class WorkerContainer(containers.DeclarativeContainer):
         task_types=config.provided.worker.task_types,
         concurrency=config.provided.worker.concurrency,
         drain_grace_seconds=config.provided.worker.drain_grace_seconds,
+        tracer=core.tracer,
     )

@@ -40,6 +40,7 @@ def params_of(run: TaskRun) -> dict[str, Any]:
         "updated_at": aware(run.updated_at),
         "wave_id": run.wave_id,
         "waiting": run.waiting,
+        "traceparent": run.traceparent,
     }
 
 
@@ -70,4 +71,5 @@ def run_of(row: Row) -> TaskRun:
         updated_at=row["updated_at"],
         wave_id=row["wave_id"],
         waiting=row["waiting"],
+        traceparent=row["traceparent"],
     )

@@ -60,6 +60,7 @@ _COLUMN_TYPES = {
     "updated_at": "timestamptz",
     "wave_id": "bigint",
     "waiting": "boolean",
+    "traceparent": "text",
     "expected": "text",
 }
 _BATCH_FIELDS = ("id", "expected", *COLUMNS)

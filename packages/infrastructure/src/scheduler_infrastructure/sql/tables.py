@@ -54,6 +54,7 @@ RUN_COLUMNS = (
     "updated_at",
     "wave_id",
     "waiting",
+    "traceparent",
 )
 
 #: The columns of `workers` but `id`.

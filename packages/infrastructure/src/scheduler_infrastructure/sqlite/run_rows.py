@@ -45,6 +45,7 @@ def params_of(run: TaskRun) -> dict[str, Any]:
         "updated_at": to_micros(run.updated_at),
         "wave_id": run.wave_id,
         "waiting": int(run.waiting),
+        "traceparent": run.traceparent,
     }
 
 
@@ -75,4 +76,5 @@ def run_of(row: Row) -> TaskRun:
         updated_at=from_micros(row["updated_at"]),
         wave_id=row["wave_id"],
         waiting=bool(row["waiting"]),
+        traceparent=row["traceparent"],
     )
