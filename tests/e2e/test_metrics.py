@@ -71,12 +71,18 @@ def test_a_clusters_dispatchers_count_each_end_once_and_its_api_shows_the_state(
         dispatched = ("scheduler_runs_dispatched_total", frozenset({("task_type", "shell")}))
         assert sum(samples.get(dispatched, 0.0) for samples in per_dispatcher) == 6
 
+        for samples in per_dispatcher:  # each dispatcher's pool, in use or idle
+            in_pool = ("in_use", "idle")
+            pool = [("scheduler_db_pool_connections", frozenset({("state", s)})) for s in in_pool]
+            assert sum(samples[key] for key in pool) >= 1
+            assert samples[("scheduler_db_pool_requests_total", frozenset())] > 0
         refused = httpx.get(f"{api_process.url}/metrics", timeout=5)
         assert refused.status_code == 401
         state = scrape(f"{api_process.url}/metrics", api_process.admin_key)
         assert state[("scheduler_tasks", frozenset({("status", "active")}))] == 2
         assert state[("scheduler_workers", frozenset({("status", "online")}))] == 1
         assert state[("scheduler_runs", frozenset({("status", "running")}))] == 0
+        assert state[("scheduler_api_key_lookups_total", frozenset({("found", "cached")}))] > 0
     finally:
         for process in reversed(processes):
             process.stop(timeout=20)

@@ -99,6 +99,19 @@ class TestAuthenticate:
 class TestRememberedKeys:
     """Keys read from the store are trusted for `key_cache_ttl`; expiry is checked on every use."""
 
+    async def test_lookups_are_counted_by_where_the_key_was_found(
+        self, access: AccessControl, clock: FakeClock
+    ) -> None:
+        issued = await access.issue("ci", Role.OPERATOR)
+        for _ in range(3):
+            await access.authenticate(issued.secret)
+        clock.advance(KEY_CACHE_TTL.total_seconds())
+        await access.authenticate(issued.secret)
+        with pytest.raises(Unauthenticated):
+            await access.authenticate("sk_unknown")
+
+        assert access.key_lookups == {"cached": 2, "read": 3}
+
     async def test_a_key_revoked_in_the_store_works_until_the_ttl_runs_out(
         self, access: AccessControl, keys: FakeApiKeyRepository, clock: FakeClock
     ) -> None:

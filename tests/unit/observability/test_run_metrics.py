@@ -150,3 +150,33 @@ async def test_claimed_runs_are_counted_as_dispatched(runs: MeteredRunRepository
     assert len(claimed) == 3
     assert sample(metrics, "scheduler_runs_dispatched_total", task_type="shell") == 2
     assert sample(metrics, "scheduler_runs_dispatched_total", task_type="http") == 1
+
+
+def test_the_pool_and_the_key_lookups_are_read_at_each_scrape(metrics: Metrics) -> None:
+    stats = {"pool_size": 4, "pool_available": 1, "pool_max": 10, "requests_waiting": 2, "requests_num": 7}
+    stats |= {"requests_wait_ms": 1500, "requests_errors": 1, "connections_errors": 2, "connections_lost": 3}
+    lookups = {"cached": 5, "read": 1}
+    metrics.watch_pool(lambda: stats)
+    metrics.watch_key_lookups(lambda: lookups)
+
+    lookups["cached"] = 9  # read at scrape, not when watched
+    assert sample(metrics, "scheduler_db_pool_connections", state="in_use") == 3
+    assert sample(metrics, "scheduler_db_pool_connections", state="idle") == 1
+    assert sample(metrics, "scheduler_db_pool_max_connections") == 10
+    assert sample(metrics, "scheduler_db_pool_waiting") == 2
+    assert sample(metrics, "scheduler_db_pool_requests_total") == 7
+    assert sample(metrics, "scheduler_db_pool_wait_seconds_total") == 1.5
+    assert sample(metrics, "scheduler_db_pool_errors_total") == 6
+    assert sample(metrics, "scheduler_api_key_lookups_total", found="cached") == 9
+    assert sample(metrics, "scheduler_api_key_lookups_total", found="read") == 1
+
+
+def test_a_pool_that_cannot_say_leaves_its_figures_out_of_the_scrape(metrics: Metrics) -> None:
+    def closing() -> dict[str, int]:
+        raise RuntimeError("the pool is closed")
+
+    metrics.watch_pool(closing)
+
+    exposition = metrics.exposition().decode()
+    assert "scheduler_db_pool" not in exposition
+    assert "process_resident_memory_bytes" in exposition

@@ -18,10 +18,14 @@ async def run_role(role: str, config: AppConfig) -> None:
     container = ClusterContainer(config=config)
     try:
         await open_in_order(container.storage.database, container.storage.wakeup, container.messaging.queue)
+        database = await provide(container.storage.database)
+        container.metrics().watch_pool(database.pool_stats)
         roles = container.roles
         if role == "api" and config.admin_api_key:
             await (await provide(container.use_cases.access)).ensure_admin_key(config.admin_api_key)
         if role == "api":
+            access = await provide(container.use_cases.access)
+            container.metrics().watch_key_lookups(lambda: access.key_lookups)
             services = [await provide(roles.api_server)]
             if not config.api.jwt_secret:
                 logger.warning(

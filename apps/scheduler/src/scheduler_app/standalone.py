@@ -30,7 +30,9 @@ async def _serve(config: AppConfig, *, out: TextIO) -> None:
     container = StandaloneContainer(config=config)
     try:
         await open_in_order(container.storage.database, container.messaging.queue)
-        await announce_admin_key(await provide(container.use_cases.access), config, out)
+        access = await provide(container.use_cases.access)
+        await announce_admin_key(access, config, out)
+        container.metrics().watch_key_lookups(lambda: access.key_lookups)
         roles = container.roles
         server = await provide(roles.api_server)
         worker: Worker = await provide(roles.worker)

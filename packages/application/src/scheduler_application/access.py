@@ -56,12 +56,20 @@ class AccessControl:
         self._keys = keys
         self._clock = clock
         self._known = _KnownKeys(ttl=key_cache_ttl, size=key_cache_size)
+        self._lookups = {"cached": 0, "read": 0}
+
+    @property
+    def key_lookups(self) -> dict[str, int]:
+        """How the keys presented since start were found: `cached` (remembered) or `read` (from
+        the store, whether it knew them or not)."""
+        return dict(self._lookups)
 
     async def authenticate(self, secret: str) -> Principal:
         """The principal an API key stands for; `Unauthenticated` if unknown, expired or revoked."""
         key_hash = hash_key(secret)
         now = self._clock.now()
         key = self._known.get(key_hash, now)
+        self._lookups["cached" if key is not None else "read"] += 1
         if key is None:
             key = await self._keys.find_by_hash(key_hash)
             if key is not None:

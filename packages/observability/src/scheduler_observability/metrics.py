@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -27,9 +27,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 #: The media type of `Metrics.exposition()`: Prometheus text format 0.0.4, which every Prometheus
 #: reads (prometheus_client's own server answers it too unless a scraper asks for another). UTF-8.
@@ -125,6 +127,14 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch_pool(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        """Show the database pool's figures, read from `stats` at each scrape (see `PoolCollector`)."""
+        self.registry.register(PoolCollector(stats))
+
+    def watch_key_lookups(self, lookups: Callable[[], Mapping[str, int]]) -> None:
+        """Show `scheduler_api_key_lookups_total{found=cached|read}`, read from `lookups` at each scrape."""
+        self.registry.register(_KeyLookups(lookups))
+
     @functools.cached_property
     def cluster_state(self) -> ClusterState:
         """The state gauges, registered here on first use: only a process that serves them shows them."""
@@ -194,6 +204,73 @@ class ClusterState:
         for gauge in (self._runs, self._tasks, self._workers, self._worker_slots):
             gauge.clear()
         self._store_readable.set(0)
+
+
+class PoolCollector(Collector):
+    """The PostgreSQL pool of the process, from psycopg_pool's figures (`PostgresDatabase.pool_stats`)."""
+
+    def __init__(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        """The figures now; nothing when the pool cannot say (it is closing)."""
+        try:
+            stats = self._stats()
+        except Exception:  # a scrape must not fail with the pool
+            return []
+        size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        connections = GaugeMetricFamily(
+            "scheduler_db_pool_connections", "Connections the pool holds, by state.", labels=["state"]
+        )
+        connections.add_metric(["idle"], idle)
+        connections.add_metric(["in_use"], size - idle)
+        return [
+            connections,
+            GaugeMetricFamily(
+                "scheduler_db_pool_max_connections",
+                "The most connections the pool may open.",
+                value=stats.get("pool_max", 0),
+            ),
+            GaugeMetricFamily(
+                "scheduler_db_pool_waiting",
+                "Requests waiting for a connection now.",
+                value=stats.get("requests_waiting", 0),
+            ),
+            CounterMetricFamily(
+                "scheduler_db_pool_requests",
+                "Connections asked of the pool since start.",
+                value=stats.get("requests_num", 0),
+            ),
+            CounterMetricFamily(
+                "scheduler_db_pool_wait_seconds",
+                "Time requests spent waiting for a connection, in all.",
+                value=stats.get("requests_wait_ms", 0) / 1000,
+            ),
+            CounterMetricFamily(
+                "scheduler_db_pool_errors",
+                "Requests that got no connection, and connections that failed to open or were lost.",
+                value=sum(stats.get(name, 0) for name in _POOL_ERRORS),
+            ),
+        ]
+
+
+_POOL_ERRORS = ("requests_errors", "connections_errors", "connections_lost")
+
+
+class _KeyLookups(Collector):
+    def __init__(self, lookups: Callable[[], Mapping[str, int]]) -> None:
+        self._lookups = lookups
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "scheduler_api_key_lookups",
+            "API keys presented, by where they were found: `cached` (this process remembered the key) or "
+            "`read` (from the store).",
+            labels=["found"],
+        )
+        for found, count in self._lookups().items():
+            family.add_metric([found], count)
+        return [family]
 
 
 def _set_all(gauge: Gauge, values: Mapping[str, int]) -> None:

@@ -76,6 +76,12 @@ class PostgresDatabase:
         self.where = where
         """Where the database is, for messages: `user@host:port/dbname`, never the password."""
 
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's figures now (psycopg_pool's names): `pool_size`, `pool_available`,
+        `pool_max`, `requests_waiting`, and counts since start such as `requests_num`,
+        `requests_wait_ms`, `requests_errors`, `connections_errors`, `connections_lost`."""
+        return self._pool.get_stats()
+
     @classmethod
     async def open(
         cls,
