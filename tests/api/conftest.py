@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from scheduler_api import create_app
+from scheduler_api.outside_tokens import OutsideTokens
 from scheduler_api.tokens import TokenAuthority
 from scheduler_application import (
     AccessControl,
@@ -56,6 +57,7 @@ class World:
     metrics: Metrics = field(default_factory=Metrics)
     metrics_public: bool = True
     database_up: bool = True
+    outside_tokens: OutsideTokens | None = None
 
     def __post_init__(self) -> None:
         self.task_rows = FakeTaskRepository(self.run_rows)
@@ -93,6 +95,7 @@ class World:
             metrics_public=self.metrics_public,
             max_body_bytes=MAX_BODY_BYTES,
             debug=debug,
+            outside_tokens=self.outside_tokens,
         )
 
     async def key(self, role: Role) -> str:

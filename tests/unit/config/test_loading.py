@@ -58,6 +58,28 @@ def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told
     assert (told.request_head_timeout_seconds, told.max_connections) == (0.5, 2)
 
 
+IDP_ISSUER = {"SCHEDULER_API__JWT_JWKS_ISSUER": "https://idp.example"}
+
+
+def test_an_identity_provider_is_trusted_only_when_named() -> None:
+    defaults = load_config({}).api
+    env = {
+        "SCHEDULER_API__JWT_JWKS_URL": "https://idp.example/.well-known/jwks.json",
+        "SCHEDULER_API__JWT_JWKS_ISSUER": "https://idp.example",
+        "SCHEDULER_API__JWT_ROLE_CLAIM": "scheduler_roles",
+        "SCHEDULER_API__JWT_JWKS_REFRESH_SECONDS": "60",
+    }
+    told = load_config(env).api
+
+    assert defaults.jwt_jwks_url == ""
+    assert (defaults.jwt_role_claim, defaults.jwt_jwks_refresh_seconds) == ("role", 600)
+    assert (told.jwt_jwks_issuer, told.jwt_role_claim, told.jwt_jwks_refresh_seconds) == (
+        "https://idp.example",
+        "scheduler_roles",
+        60,
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -87,6 +109,12 @@ def test_the_api_server_bounds_slow_heads_and_connections_by_default_and_as_told
         ({"SCHEDULER_API__JWT_TTL_SECONDS": "86401"}, "api.jwt_ttl_seconds"),
         ({"SCHEDULER_API__JWT_AUDIENCE": " "}, "api.jwt_audience"),
         ({"SCHEDULER_API__JWT_ISSUER": ""}, "api.jwt_issuer"),
+        ({**IDP_ISSUER, "SCHEDULER_API__JWT_JWKS_URL": "idp.example/jwks.json"}, "api.jwt_jwks_url"),
+        ({**IDP_ISSUER, "SCHEDULER_API__JWT_JWKS_URL": "ftp://idp.example/jwks"}, "api.jwt_jwks_url"),
+        ({**IDP_ISSUER, "SCHEDULER_API__JWT_JWKS_URL": "https:///jwks.json"}, "api.jwt_jwks_url"),
+        ({"SCHEDULER_API__JWT_JWKS_URL": "https://idp.example/jwks.json"}, "api.jwt_jwks_issuer"),
+        ({"SCHEDULER_API__JWT_JWKS_REFRESH_SECONDS": "9"}, "api.jwt_jwks_refresh_seconds"),
+        ({"SCHEDULER_API__JWT_JWKS_REFRESH_SECONDS": "86401"}, "api.jwt_jwks_refresh_seconds"),
         ({"SCHEDULER_TRACING__EXPORTER": "jaeger"}, "tracing.exporter"),
         ({"SCHEDULER_TRACING__OTLP_ENDPOINT": "collector:4318"}, "tracing.otlp_endpoint"),
         ({"SCHEDULER_TRACING__SERVICE_NAME": " "}, "tracing.service_name"),

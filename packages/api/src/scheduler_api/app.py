@@ -15,6 +15,7 @@ from scheduler_api.auth import principal_guard, undeclared_routes
 from scheduler_api.headers import add_security_headers
 from scheduler_api.monitoring import metrics_route, request_instruments
 from scheduler_api.openapi import SECURITY, openapi_config
+from scheduler_api.outside_tokens import OutsideTokens
 from scheduler_api.problems import exception_handlers
 from scheduler_api.requests import ApiRequest
 from scheduler_api.routes.api_keys import ApiKeyRoutes
@@ -55,10 +56,12 @@ def create_app(
     tracer: Tracer | None = None,
     max_body_bytes: int = ONE_MIB,
     debug: bool = False,
+    outside_tokens: OutsideTokens | None = None,
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
-    Credentials are API keys (`access`) and the JWTs `tokens` issues for them. Every write under
+    Credentials are API keys (`access`), the JWTs `tokens` issues for them, and the JWTs of an
+    outside identity provider when `outside_tokens` checks them. Every write under
     `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
     carries the security headers of `scheduler_api.headers`; every request is counted in
     `metrics`, which `GET /metrics` serves (to anyone when `metrics_public`, else to a credential
@@ -66,7 +69,7 @@ def create_app(
     left to the caller (the app configures it); unexpected errors are logged on the
     `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
-    guard = principal_guard(access, tokens)
+    guard = principal_guard(access, tokens, outside_tokens)
     api = Router(
         path=API_PREFIX,
         route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes, AuditLogRoutes, AuthRoutes],

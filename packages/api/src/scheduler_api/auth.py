@@ -2,11 +2,13 @@
 
 Every route under `/api/v1` declares the permission it needs with `opt=requires(...)` (the token
 exchange, which any API key may call, with `opt=exchanges_api_key()`); one guard authenticates the
-caller on each request and checks that permission. A credential is an API key, or a JWT that
-`POST /api/v1/auth/token` issued (see `scheduler_api.tokens`). `AccessControl` remembers
-keys for a few seconds: an expired key fails at once, a key revoked through this API at once in
-this process and within that time elsewhere (see docs/api.md). A route that forgets to declare
-one is refused when the app is built.
+caller on each request and checks that permission. A credential is an API key, a JWT that
+`POST /api/v1/auth/token` issued (HS256, see `scheduler_api.tokens`), or, when an identity provider
+is configured, a JWT it signed (RS256 or ES256, see `scheduler_api.outside_tokens`): the token's
+header decides which checks it, and each checker admits its own algorithms only. `AccessControl`
+remembers keys for a few seconds: an expired key fails at once, a key revoked through this API at
+once in this process and within that time elsewhere (see docs/api.md). A route that forgets to
+declare one is refused when the app is built.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from litestar.datastructures import Headers
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
+from scheduler_api.outside_tokens import OutsideTokens, signed_outside
 from scheduler_api.tokens import TokenAuthority, looks_like_a_token
 from scheduler_application import AccessControl
 from scheduler_domain import Permission, Principal
@@ -60,8 +63,13 @@ def credential_of(headers: Headers) -> str | None:
     return None
 
 
-def principal_guard(access: AccessControl, tokens: TokenAuthority) -> Guard:
-    """A guard that authenticates every request and checks the route's permission."""
+def principal_guard(
+    access: AccessControl, tokens: TokenAuthority, outside: OutsideTokens | None = None
+) -> Guard:
+    """A guard that authenticates every request and checks the route's permission.
+
+    Without `outside`, tokens of an outside identity provider are refused like any foreign token.
+    """
 
     async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if _answers_options_only(handler):
@@ -72,7 +80,7 @@ def principal_guard(access: AccessControl, tokens: TokenAuthority) -> Guard:
         permission = permission_of(handler)
         if permission is None:
             raise PermissionDenied(f"route {handler.handler_name} declares no permission")
-        principal = await _authenticate(access, tokens, connection.headers)
+        principal = await _authenticate(access, tokens, outside, connection.headers)
         if not principal.may(permission):
             raise PermissionDenied(f"role {principal.role} lacks the {permission} permission")
         connection.state[PRINCIPAL_STATE] = principal
@@ -102,11 +110,15 @@ def _answers_options_only(handler: BaseRouteHandler) -> bool:
     return getattr(handler, "http_methods", None) == {"OPTIONS"}
 
 
-async def _authenticate(access: AccessControl, tokens: TokenAuthority, headers: Headers) -> Principal:
+async def _authenticate(
+    access: AccessControl, tokens: TokenAuthority, outside: OutsideTokens | None, headers: Headers
+) -> Principal:
     secret = _required_credential(headers)
-    if looks_like_a_token(secret):
-        return tokens.principal_of(secret)
-    return await access.authenticate(secret)
+    if not looks_like_a_token(secret):
+        return await access.authenticate(secret)
+    if outside is not None and signed_outside(secret):
+        return await outside.principal_of(secret)
+    return tokens.principal_of(secret)  # HS256 only: refuses `none`, HS512, RS256 without a JWKS...
 
 
 async def _authenticate_key(access: AccessControl, headers: Headers) -> Principal:

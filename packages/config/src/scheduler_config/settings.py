@@ -76,6 +76,17 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: The `aud` and `iss` claims of the JWTs issued, and the `aud` a presented JWT must carry.
     jwt_audience: str = "scheduler"
     jwt_issuer: str = "scheduler"
+    #: Where an outside identity provider publishes its keys (a JWKS, `http://` or `https://`):
+    #: bearer JWTs it signed with RS256 or ES256 are then accepted too. Empty: none are.
+    jwt_jwks_url: str = ""
+    #: The `iss` the provider's tokens must carry (required with `jwt_jwks_url`); their `aud` must
+    #: be `jwt_audience`, as for the API's own tokens.
+    jwt_jwks_issuer: str = ""
+    #: The claim of the provider's tokens that names the caller's role (admin, operator, readonly
+    #: or worker): a string, or a list of strings of which the first known role counts.
+    jwt_role_claim: str = "role"
+    #: How long the provider's keys are trusted once fetched before they are fetched again.
+    jwt_jwks_refresh_seconds: int = 600
 
 
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -207,6 +218,7 @@ _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
     ("api.key_cache_seconds", 0, None, " (0: no cache)"),
     ("api.max_connections", 1, None, ""),
     ("api.jwt_ttl_seconds", 1, 86_400, ""),
+    ("api.jwt_jwks_refresh_seconds", 10, 86_400, ""),
     ("dispatcher.batch_size", 1, None, ""),
     ("dispatcher.misfire_grace_seconds", 0, None, ""),
     ("dispatcher.timeout_grace_seconds", 0, None, ""),
@@ -248,20 +260,24 @@ def _check(config: AppConfig) -> None:
     )
     if config.logging.level.upper() not in (*_LOG_LEVELS, "WARN", "FATAL"):  # what `logging` knows
         raise InvalidInput.for_field("logging.level", f"must be one of {', '.join(_LOG_LEVELS)}")
-    if config.tracing.exporter not in ("off", "console", "otlp"):
+    _check_tracing(config.tracing)
+    if config.logging.format not in ("json", "console"):
+        raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
+
+
+def _check_tracing(tracing: TracingConfig) -> None:
+    if tracing.exporter not in ("off", "console", "otlp"):
         raise InvalidInput.for_field("tracing.exporter", "must be 'off', 'console' or 'otlp'")
-    if not config.tracing.service_name.strip():
+    if not tracing.service_name.strip():
         raise InvalidInput.for_field("tracing.service_name", "must not be empty")
-    if not 0 <= config.tracing.sample_ratio <= 1:
+    if not 0 <= tracing.sample_ratio <= 1:
         raise InvalidInput.for_field("tracing.sample_ratio", "must be between 0 and 1")
     _check_url(
         "tracing.otlp_endpoint",
-        config.tracing.otlp_endpoint,
+        tracing.otlp_endpoint,
         ("http", "https"),
         "give the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318/v1/traces",
     )
-    if config.logging.format not in ("json", "console"):
-        raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
 
 
 def _check_tokens(api: ApiConfig) -> None:
@@ -270,6 +286,21 @@ def _check_tokens(api: ApiConfig) -> None:
     for name, claim in (("api.jwt_audience", api.jwt_audience), ("api.jwt_issuer", api.jwt_issuer)):
         if not claim.strip():
             raise InvalidInput.for_field(name, "must not be empty")
+    if api.jwt_jwks_url:
+        _check_outside_tokens(api)
+
+
+def _check_outside_tokens(api: ApiConfig) -> None:
+    usage = "give the identity provider's JWKS address, e.g. https://idp.example/.well-known/jwks.json"
+    _check_url("api.jwt_jwks_url", api.jwt_jwks_url, ("http", "https"), usage)
+    if not urlsplit(api.jwt_jwks_url).hostname:
+        raise InvalidInput.for_field("api.jwt_jwks_url", f"not a URL (no host): {usage}")
+    if not api.jwt_jwks_issuer.strip():
+        raise InvalidInput.for_field(
+            "api.jwt_jwks_issuer", "must name the iss of the provider's tokens when api.jwt_jwks_url is set"
+        )
+    if not api.jwt_role_claim.strip():
+        raise InvalidInput.for_field("api.jwt_role_claim", "must not be empty")
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

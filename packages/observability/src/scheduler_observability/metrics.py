@@ -2,7 +2,8 @@
 
 Every process kind that serves metrics builds one `Metrics` at start and passes it to what
 records into it: the API's request middleware, the run repository (`MeteredRunRepository`), and
-the `/metrics` route, which also sets the state gauges from the store at each scrape.
+the `/metrics` route, which also sets the state gauges from the store at each scrape. The app
+has it watch the database pool and the API key cache, read at each scrape too.
 
 Counters count what this process did: Prometheus adds up the processes of a cluster
 (`sum(rate(scheduler_runs_ended_total[5m]))`). The state gauges (`scheduler_runs`,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from scheduler_api import create_app
+from scheduler_api.outside_tokens import IdentityProviderKeys, OutsideTokens
 from scheduler_api.tokens import TokenAuthority
 from scheduler_app.readiness import Readiness
 from scheduler_app.reporter import InProcessRunReporter
@@ -52,6 +53,23 @@ def token_authority(config: AppConfig, clock: Clock) -> TokenAuthority:
         ttl_seconds=api.jwt_ttl_seconds,
         audience=api.jwt_audience,
         issuer=api.jwt_issuer,
+        clock=clock,
+    )
+
+
+def outside_token_checker(config: AppConfig, clock: Clock) -> OutsideTokens | None:
+    """The checker of an outside identity provider's JWTs; None without `api.jwt_jwks_url`."""
+    api = config.api
+    if not api.jwt_jwks_url:
+        return None
+    keys = IdentityProviderKeys(
+        url=api.jwt_jwks_url, refresh_seconds=api.jwt_jwks_refresh_seconds, clock=clock
+    )
+    return OutsideTokens(
+        keys=keys,
+        issuer=api.jwt_jwks_issuer,
+        audience=api.jwt_audience,
+        role_claim=api.jwt_role_claim,
         clock=clock,
     )
 
@@ -161,6 +179,7 @@ class Roles(containers.DeclarativeContainer):
 
     readiness = providers.Singleton(Readiness, database=storage.database, queue=messaging.queue)
     tokens = providers.Singleton(token_authority, core.config, core.clock)
+    outside_tokens = providers.Singleton(outside_token_checker, core.config, core.clock)
     api_app = providers.Singleton(
         create_app,
         tasks=use_cases.task_control,
@@ -175,6 +194,7 @@ class Roles(containers.DeclarativeContainer):
         metrics_public=core.config.provided.api.metrics_public,
         tracer=core.tracer,
         max_body_bytes=core.config.provided.api.max_body_bytes,
+        outside_tokens=outside_tokens,
     )
     api_server = providers.Singleton(
         ApiServer,
