@@ -10,10 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from scheduler_api.outside_tokens import REFETCH_SECONDS, IdentityProviderKeys, 
 from scheduler_domain import Role
 from scheduler_testing import FakeClock
 from tests.api.conftest import World, assert_problem
-from tests.worker_fixtures.http_server import unused_port
+from tests.worker_fixtures.http_server import serving_with, unused_port
 
 ISSUER = "https://idp.example"
 AUDIENCE = "scheduler"
@@ -76,17 +75,9 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def provider() -> Iterator[Provider]:
     state = Provider()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving_with(_handler(state)) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def world_trusting(url: str) -> World:

@@ -101,15 +101,24 @@ def _handler(state: RecordingServer) -> type[BaseHTTPRequestHandler]:
 def serving() -> Iterator[RecordingServer]:
     """Serve on 127.0.0.1 at a free port until the block ends."""
     state = RecordingServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    with serving_with(_handler(state)) as port:
+        state.port = port
+        try:
+            yield state
+        finally:
+            state.release.set()
+
+
+@contextmanager
+def serving_with(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve `handler` on 127.0.0.1 from a thread, at a free port (given), until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield state
+        yield server.server_address[1]
     finally:
-        state.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
