@@ -39,3 +39,21 @@ def test_a_worker_process_imports_no_api_no_database_driver_no_cipher_no_metrics
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_redis_client_loads_no_opentelemetry_metrics_sdk_in_a_scheduler_process() -> None:
+    probe = (
+        "import sys\n"
+        "from scheduler_app.entry import keep_unused_modules_out\n"
+        "keep_unused_modules_out()\n"
+        "import scheduler_infrastructure.redis.queue\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"  # the traces still work
+        "loaded = [n for n in sys.modules if n.startswith('opentelemetry.sdk.metrics') and sys.modules[n]]\n"
+        "print(sorted(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
