@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -178,6 +178,16 @@ class Api:
             cursor = page["next_cursor"]
             if not cursor:
                 return items
+
+    def run_each(self, commands: Sequence[str], *, timeout: float = 20) -> list[dict[str, Any]]:
+        """One task per distinct command, one run per entry of `commands`, every run waited for
+        until it ends (as it ended, in the order of `commands`)."""
+        tasks = {
+            command: self.create_task(name=f"command-{number}", command=command)
+            for number, command in enumerate(dict.fromkeys(commands))
+        }
+        runs = [self.trigger(tasks[command]["id"]) for command in commands]
+        return [self.wait_run(run["id"], {"succeeded", "failed"}, timeout=timeout) for run in runs]
 
     def wait_run(self, run_id: int, statuses: set[str], *, timeout: float = 20) -> dict[str, Any]:
         return wait_for(

@@ -22,9 +22,7 @@ def ended(samples: Samples, status: str) -> float:
 def test_standalone_shows_its_runs_and_state_without_a_credential(tmp_path: Path) -> None:
     with running_standalone(tmp_path / "data") as standalone, standalone.client() as client:
         api = Api(client)
-        good, bad = api.create_task(name="good", command="true"), api.create_task(name="bad", command="false")
-        for task in (good, bad):
-            api.wait_run(api.trigger(task["id"])["id"], {"succeeded", "failed"})
+        api.run_each(["true", "false"])
 
         samples = wait_for(
             lambda: (found := scrape(f"{standalone.url}/metrics")) and ended(found, "failed") == 1 and found,
@@ -54,13 +52,7 @@ def test_a_clusters_dispatchers_count_each_end_once_and_its_api_shows_the_state(
         processes.append(RoleProcess("worker", tmp_path, worker_env, args=worker_args).start())
         with api_process.client() as client:
             api = Api(client)
-            good, bad = (
-                api.create_task(name="good", command="true"),
-                api.create_task(name="bad", command="false"),
-            )
-            runs = [api.trigger(good["id"]) for _ in range(5)] + [api.trigger(bad["id"])]
-            for run in runs:
-                api.wait_run(run["id"], {"succeeded", "failed"}, timeout=30)
+            api.run_each(["true"] * 5 + ["false"], timeout=30)
 
         def counted() -> list[Samples]:
             found = [scrape(f"http://127.0.0.1:{port}/metrics") for port in ports]

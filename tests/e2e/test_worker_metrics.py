@@ -53,12 +53,7 @@ def test_a_worker_shows_the_runs_it_finished_and_its_slots(
         processes.append(RoleProcess("worker", tmp_path, worker_env, args=worker_args).start())
         with api_process.client() as client:
             api = Api(client)
-            good, bad = (
-                api.create_task(name="good", command="true"),
-                api.create_task(name="bad", command="false"),
-            )
-            for run in [api.trigger(good["id"]), api.trigger(bad["id"])]:
-                api.wait_run(run["id"], {"succeeded", "failed"}, timeout=30)
+            api.run_each(["true", "false"], timeout=30)
 
         samples = wait_for(
             lambda: (found := scrape(f"http://127.0.0.1:{port}/metrics")) and settled(found) and found,

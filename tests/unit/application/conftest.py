@@ -17,7 +17,7 @@ from scheduler_application import (
     WorkerRegistry,
 )
 from scheduler_application.scheduling import PendingRunClaims
-from scheduler_foundation import TaskCheck
+from scheduler_foundation import TaskCheck, Tracer
 from scheduler_testing import (
     FakeApiKeyRepository,
     FakeClock,
@@ -59,10 +59,20 @@ def wakeup() -> FakeWakeup:
 
 
 @pytest.fixture
+def tracer() -> Tracer | None:
+    """The tracer of the task control and the scheduler: none (no tracing) unless a test says."""
+    return None
+
+
+@pytest.fixture
 def task_control(
-    tasks: FakeTaskRepository, runs: FakeTaskRunRepository, clock: FakeClock, wakeup: FakeWakeup
+    tasks: FakeTaskRepository,
+    runs: FakeTaskRunRepository,
+    clock: FakeClock,
+    wakeup: FakeWakeup,
+    tracer: Tracer | None,
 ) -> TaskControl:
-    return TaskControl(tasks=tasks, runs=runs, clock=clock, wakeup=wakeup, executors=EXECUTORS)
+    return TaskControl(tasks=tasks, runs=runs, clock=clock, wakeup=wakeup, executors=EXECUTORS, tracer=tracer)
 
 
 @pytest.fixture
@@ -95,9 +105,17 @@ def scheduler(
     clock: FakeClock,
     policy: SchedulingPolicy,
     claims: PendingRunClaims | None,
+    tracer: Tracer | None,
 ) -> SchedulerService:
     return SchedulerService(
-        tasks=tasks, runs=runs, queue=queue, lifecycle=lifecycle, clock=clock, policy=policy, claims=claims
+        tasks=tasks,
+        runs=runs,
+        queue=queue,
+        lifecycle=lifecycle,
+        clock=clock,
+        policy=policy,
+        claims=claims,
+        tracer=tracer,
     )
 
 

@@ -5,18 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
-from scheduler_application import RunLifecycle, SchedulerService, SchedulingPolicy, TaskControl
+import pytest
+
+from scheduler_application import SchedulerService, TaskControl
 from scheduler_domain import RunDispatch, TaskRun
 from scheduler_foundation import ExecutionSpan, NoTracing, RequestSpan
-from scheduler_testing import (
-    FakeClock,
-    FakeMessageQueue,
-    FakeTaskRepository,
-    FakeTaskRunRepository,
-    FakeWakeup,
-    a_task,
-)
-from tests.unit.application.conftest import EXECUTORS
+from scheduler_testing import FakeMessageQueue, FakeTaskRepository, a_task
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -44,37 +38,31 @@ class RecordingTracer(NoTracing):
         raise AssertionError("no execution here")
 
 
-async def test_a_triggered_run_stores_the_trace_of_the_request_and_its_message_carries_one_on(
-    tasks: FakeTaskRepository,
-    runs: FakeTaskRunRepository,
-    clock: FakeClock,
-    wakeup: FakeWakeup,
-    queue: FakeMessageQueue,
-    lifecycle: RunLifecycle,
-) -> None:
-    tracer = RecordingTracer()
-    control = TaskControl(
-        tasks=tasks, runs=runs, clock=clock, wakeup=wakeup, executors=EXECUTORS, tracer=tracer
-    )
-    scheduler = SchedulerService(
-        tasks=tasks,
-        runs=runs,
-        queue=queue,
-        lifecycle=lifecycle,
-        clock=clock,
-        policy=SchedulingPolicy(),
-        tracer=tracer,
-    )
-    task = await tasks.add(a_task())
+class TestTraced:
+    """The task control and the scheduler of the fixtures, with a recording tracer."""
 
-    run = await control.trigger(task.id)
-    published = await scheduler.dispatch_pending()
+    @pytest.fixture
+    def tracer(self) -> RecordingTracer:
+        return RecordingTracer()
 
-    assert run.traceparent == TRACEPARENT
-    assert [dispatched.traceparent for dispatched in tracer.dispatched] == [TRACEPARENT]
-    assert [p.id for p in published] == [run.id]
-    [(_, message, _)] = queue.published
-    assert message.headers == {"traceparent": f"from-run-{run.id}"}
+    async def test_a_triggered_run_stores_the_trace_of_the_request_and_its_message_carries_one_on(
+        self,
+        task_control: TaskControl,
+        scheduler: SchedulerService,
+        tasks: FakeTaskRepository,
+        queue: FakeMessageQueue,
+        tracer: RecordingTracer,
+    ) -> None:
+        task = await tasks.add(a_task())
+
+        run = await task_control.trigger(task.id)
+        published = await scheduler.dispatch_pending()
+
+        assert run.traceparent == TRACEPARENT
+        assert [dispatched.traceparent for dispatched in tracer.dispatched] == [TRACEPARENT]
+        assert [p.id for p in published] == [run.id]
+        [(_, message, _)] = queue.published
+        assert message.headers == {"traceparent": f"from-run-{run.id}"}
 
 
 async def test_without_tracing_a_run_stores_no_trace_and_its_message_carries_none(

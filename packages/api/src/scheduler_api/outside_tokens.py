@@ -24,10 +24,11 @@ import math
 from typing import Any
 
 import httpx
-from joserfc import jws, jwt
-from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc import jws
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from scheduler_api.tokens import ClaimChecks, jose_reason
 from scheduler_domain import Principal, Role
 from scheduler_errors import Unauthenticated, Unavailable
 from scheduler_foundation import Clock
@@ -100,7 +101,7 @@ class IdentityProviderKeys:
             self._keys = await self._download()
         except (httpx.HTTPError, JoseError, ValueError, TypeError, KeyError) as exc:
             self._failed_at = now
-            self._failure = _reason(exc)
+            self._failure = jose_reason(exc)
             _log.warning("the identity provider's keys could not be fetched: %s", self._failure)
             return
         self._fetched_at = now
@@ -129,13 +130,12 @@ class OutsideTokens:
     ) -> None:
         self._keys = keys
         self._role_claim = role_claim
-        self._clock = clock
-        self._claims = jwt.JWTClaimsRegistry(
-            now=self._now,
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": audience},
-            sub={"essential": True},
-            exp={"essential": True},
+        self._checks = ClaimChecks(
+            algorithms=ALGORITHMS,
+            issuer=issuer,
+            audience=audience,
+            clock=clock,
+            renewal="get a new one from the identity provider",
         )
 
     async def principal_of(self, token: str) -> Principal:
@@ -149,18 +149,8 @@ class OutsideTokens:
         keys = await self._keys.key_set(kid)
         if not _holds(keys, kid):
             raise Unauthenticated("the token's key (kid) is not among the identity provider's keys")
-        claims = self._checked_claims(token, keys)
+        claims = self._checks.claims_of(token, keys)
         return Principal(subject=f"{SUBJECT_PREFIX}{claims['sub']}", role=self._role_of(claims))
-
-    def _checked_claims(self, token: str, keys: KeySet) -> dict[str, Any]:
-        try:
-            claims = jwt.decode(token, keys, algorithms=list(ALGORITHMS)).claims
-            self._claims.validate(claims)
-        except ExpiredTokenError:
-            raise Unauthenticated("the token has expired: get a new one from the identity provider") from None
-        except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"the token is not valid here ({_reason(exc)})") from None
-        return claims
 
     def _role_of(self, claims: dict[str, Any]) -> Role:
         named = claims.get(self._role_claim)
@@ -168,9 +158,6 @@ class OutsideTokens:
             if isinstance(name, str) and name in _ROLES:
                 return Role(name)
         raise Unauthenticated("the token names no known role")
-
-    def _now(self) -> int:
-        return int(self._clock.now().timestamp())
 
 
 def _header_of(token: str) -> dict[str, Any]:
@@ -192,9 +179,3 @@ def _key_set(document: object) -> KeySet:
         raise ValueError("the answer is not a JWKS (no list of keys)")
     usable = [key for key in listed if isinstance(key, dict) and key.get("kty") in _KEY_TYPES]
     return KeySet.import_key_set({"keys": usable})
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, JoseError):
-        return exc.description or exc.error
-    return str(exc) or type(exc).__name__

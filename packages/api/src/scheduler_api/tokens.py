@@ -17,7 +17,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
-from joserfc.jwk import OctKey
+from joserfc.jwk import KeyFlexible, OctKey
 from msgspec import Struct
 
 from scheduler_domain import Principal, Role
@@ -51,12 +51,12 @@ class TokenAuthority:
         self._issuer = issuer
         self._clock = clock
         self._checked: dict[str, tuple[Principal, int]] = {}
-        self._claims = jwt.JWTClaimsRegistry(
-            now=self._now,
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": audience},
-            sub={"essential": True},
-            exp={"essential": True},
+        self._checks = ClaimChecks(
+            algorithms=(ALGORITHM,),
+            issuer=issuer,
+            audience=audience,
+            clock=clock,
+            renewal="exchange an API key for a new one",
         )
 
     @staticmethod
@@ -97,13 +97,7 @@ class TokenAuthority:
         return principal
 
     def _check(self, token: str) -> tuple[Principal, int]:
-        try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM]).claims
-            self._claims.validate(claims)
-        except ExpiredTokenError:
-            raise Unauthenticated("the token has expired: exchange an API key for a new one") from None
-        except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"the token is not valid here ({_reason(exc)})") from None
+        claims = self._checks.claims_of(token, self._key)
         try:
             principal = Principal(subject=str(claims["sub"]), role=Role(str(claims.get("role", ""))))
         except ValueError:
@@ -114,12 +108,47 @@ class TokenAuthority:
         return int(self._clock.now().timestamp())
 
 
+class ClaimChecks:
+    """What every JWT here must pass: a signature by one of `algorithms`, then `iss`, `aud`, `sub`
+    and `exp`, the expiry judged by `clock`. `renewal` says, when a token has expired, where to
+    get a new one."""
+
+    def __init__(
+        self, *, algorithms: tuple[str, ...], issuer: str, audience: str, clock: Clock, renewal: str
+    ) -> None:
+        self._algorithms = list(algorithms)
+        self._renewal = renewal
+        self._clock = clock
+        self._registry = jwt.JWTClaimsRegistry(
+            now=self._now,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": audience},
+            sub={"essential": True},
+            exp={"essential": True},
+        )
+
+    def claims_of(self, token: str, key: KeyFlexible) -> dict[str, Any]:
+        """The claims of a token that passes; `Unauthenticated` saying what is wrong otherwise."""
+        try:
+            claims = jwt.decode(token, key, algorithms=self._algorithms).claims
+            self._registry.validate(claims)
+        except ExpiredTokenError:
+            raise Unauthenticated(f"the token has expired: {self._renewal}") from None
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated(f"the token is not valid here ({jose_reason(exc)})") from None
+        return claims
+
+    def _now(self) -> int:
+        return int(self._clock.now().timestamp())
+
+
 def looks_like_a_token(credential: str) -> bool:
     """True for a compact JWS (`header.payload.signature`, the header a JSON object), not an API key."""
     return credential.startswith("eyJ") and credential.count(".") == 2
 
 
-def _reason(exc: Exception) -> str:
+def jose_reason(exc: Exception) -> str:
+    """What a failed JOSE step says went wrong, in a few words."""
     if isinstance(exc, JoseError):
         return exc.description or exc.error
-    return "malformed"
+    return str(exc) or type(exc).__name__
