@@ -21,7 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, Key, RSAKey
 from litestar.testing import AsyncTestClient
 
-from scheduler_api.outside_tokens import REFETCH_SECONDS, IdentityProviderKeys, OutsideTokens
+from scheduler_api.outside_tokens import MAX_JWKS_BYTES, REFETCH_SECONDS, IdentityProviderKeys, OutsideTokens
 from scheduler_domain import Role
 from scheduler_testing import FakeClock
 from tests.api.conftest import World, assert_problem
@@ -45,6 +45,8 @@ class Provider:
 
     published: list[Key] = field(default_factory=lambda: [RSA, EC])
     failing: bool = False
+    #: Spaces to pad the document with (JSON still), to make it as large as a test needs.
+    padding: int = 0
     requests: int = 0
     port: int = 0
 
@@ -63,6 +65,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
             status = 500 if provider.failing else 200
             document = {"keys": [key.as_dict(private=False) for key in provider.published]}
             body = json.dumps(document).encode() if status == 200 else b"down for maintenance"
+            body = body[:-1] + b" " * provider.padding + body[-1:]
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -290,6 +293,24 @@ async def test_a_provider_down_at_the_first_outside_token_is_a_503_and_api_keys_
     detail = assert_problem(down, 503)["detail"]
     assert detail.startswith("the identity provider's keys (api.jwt_jwks_url) could not be fetched: ")
     assert with_a_key.status_code == 200
+
+
+async def test_a_key_set_larger_than_the_bound_is_a_failed_fetch(
+    provider: Provider, anonymous: httpx.AsyncClient
+) -> None:
+    provider.padding = MAX_JWKS_BYTES
+    too_large = await anonymous.get(TASKS, headers=bearer(signed(RSA)))
+
+    assert f"larger than {MAX_JWKS_BYTES} bytes" in assert_problem(too_large, 503)["detail"]
+
+
+async def test_a_key_set_just_within_the_bound_is_read(
+    provider: Provider, anonymous: httpx.AsyncClient
+) -> None:
+    document = {"keys": [key.as_dict(private=False) for key in provider.published]}
+    provider.padding = MAX_JWKS_BYTES - len(json.dumps(document).encode())
+
+    assert (await anonymous.get(TASKS, headers=bearer(signed(RSA)))).status_code == 200
 
 
 async def test_a_failing_provider_is_asked_again_after_30_seconds(

@@ -13,12 +13,14 @@ provider is down), and trusted for `api.jwt_jwks_refresh_seconds`. A `kid` they 
 fetched again at once (the provider may have added a key), but at most once every
 `REFETCH_SECONDS`, so made-up `kid`s cannot make the API hammer the provider. A fetch that fails
 keeps the keys fetched before, and is not tried again for `REFETCH_SECONDS`; with no keys at all,
-the token is answered 503.
+the token is answered 503. An answer larger than `MAX_JWKS_BYTES` is a failed fetch: it is read no
+further than that, so a wrong URL or a hostile server cannot fill the API's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from typing import Any
@@ -38,6 +40,8 @@ ALGORITHMS = ("RS256", "ES256")
 #: The least time between a fetch of the keys and one more for a `kid` they lack, or after a failure.
 REFETCH_SECONDS = 30.0
 FETCH_TIMEOUT_SECONDS = 5.0
+#: The most of a JWKS answer read: a real key set of a few dozen keys is tens of kilobytes.
+MAX_JWKS_BYTES = 1024 * 1024
 #: Prefixed to an outside token's `sub` to make the principal's subject.
 SUBJECT_PREFIX = "jwt:"
 #: The key types the checked algorithms use; any other key in the JWKS is left out.
@@ -108,18 +112,31 @@ class IdentityProviderKeys:
 
     async def _download(self) -> KeySet:
         # A client per fetch: fetches are minutes apart, and no connection is left for anyone to close.
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
-            answer = await client.get(self._url, headers={"Accept": "application/json"})
-        if answer.status_code != httpx.codes.OK:
-            raise ValueError(f"the provider answered {answer.status_code}")
+        async with (
+            httpx.AsyncClient(timeout=self._timeout) as client,
+            client.stream("GET", self._url, headers={"Accept": "application/json"}) as answer,
+        ):
+            if answer.status_code != httpx.codes.OK:
+                raise ValueError(f"the provider answered {answer.status_code}")
+            body = await _bounded_body(answer)
         try:
-            document = answer.json()
+            document = json.loads(body)
         except ValueError:
             raise ValueError("the answer is not JSON") from None
         return _key_set(document)
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
+
+
+async def _bounded_body(answer: httpx.Response) -> bytes:
+    """The body of `answer`, or `ValueError` as soon as it proves larger than `MAX_JWKS_BYTES`."""
+    body = bytearray()
+    async for chunk in answer.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_JWKS_BYTES:
+            raise ValueError(f"the answer is larger than {MAX_JWKS_BYTES} bytes")
+    return bytes(body)
 
 
 class OutsideTokens:
