@@ -94,6 +94,13 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
     return principal if isinstance(principal, Principal) else None
 
 
+def sees_secrets(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """True when the caller may read a task's secrets as written: when it may write tasks. Others
+    (a `readonly` key) get them masked (`scheduler_domain.masking`): they could not use them."""
+    principal = principal_of(connection)
+    return principal is not None and principal.may(Permission.TASK_WRITE)
+
+
 def undeclared_routes(handlers: Iterable[BaseRouteHandler]) -> list[str]:
     """Names of the handlers among `handlers` that declare no permission (OPTIONS needs none)."""
     return sorted(

@@ -36,6 +36,8 @@ from scheduler_domain import (
     WorkerInfo,
     check_limit,
     decode_cursor,
+    masked_arguments,
+    masked_url,
 )
 from scheduler_errors import InvalidInput
 
@@ -131,16 +133,16 @@ def run_query(
     )
 
 
-def task_out(task: Task) -> TaskOut:
-    """A task as the API shows it."""
+def task_out(task: Task, *, masked: bool = False) -> TaskOut:
+    """A task as the API shows it; `masked`, its secrets hidden (see `scheduler_domain.masking`)."""
     return TaskOut(
         id=task.id,
         name=task.name,
         description=task.description,
         task_type=task.task_type,
         executor=task.executor_name,
-        command=task.command,
-        arguments=task.arguments,
+        command=masked_url(task.command) if masked else task.command,
+        arguments=masked_arguments(task.arguments) if masked else task.arguments,
         schedule=task.schedule,
         timezone=task.timezone,
         misfire_policy=task.misfire_policy,
@@ -159,8 +161,8 @@ def task_out(task: Task) -> TaskOut:
     )
 
 
-def run_out(run: TaskRun) -> RunOut:
-    """A run as the API shows it."""
+def run_out(run: TaskRun, *, masked: bool = False) -> RunOut:
+    """A run as the API shows it; `masked`, the secrets of its arguments hidden."""
     return RunOut(
         id=run.id,
         task_id=run.task_id,
@@ -172,7 +174,7 @@ def run_out(run: TaskRun) -> RunOut:
         task_type=run.task_type,
         priority=run.priority,
         timeout_seconds=run.timeout_seconds,
-        arguments=run.arguments,
+        arguments=masked_arguments(run.arguments) if masked and run.arguments else run.arguments,
         idempotency_key=run.idempotency_key,
         worker_id=run.worker_id,
         scheduled_for=run.scheduled_for,
@@ -189,14 +191,14 @@ def run_out(run: TaskRun) -> RunOut:
     )
 
 
-def task_page(page: Page[Task]) -> PageOut[TaskOut]:
-    """A page of tasks as the API shows it."""
-    return PageOut(items=[task_out(task) for task in page.items], next_cursor=page.next_cursor)
+def task_page(page: Page[Task], *, masked: bool = False) -> PageOut[TaskOut]:
+    """A page of tasks as the API shows it (`masked`: see `task_out`)."""
+    return PageOut(items=[task_out(task, masked=masked) for task in page.items], next_cursor=page.next_cursor)
 
 
-def run_page(page: Page[TaskRun]) -> PageOut[RunOut]:
-    """A page of runs as the API shows it."""
-    return PageOut(items=[run_out(run) for run in page.items], next_cursor=page.next_cursor)
+def run_page(page: Page[TaskRun], *, masked: bool = False) -> PageOut[RunOut]:
+    """A page of runs as the API shows it (`masked`: see `run_out`)."""
+    return PageOut(items=[run_out(run, masked=masked) for run in page.items], next_cursor=page.next_cursor)
 
 
 def worker_info(body: WorkerRegisterIn) -> WorkerInfo:

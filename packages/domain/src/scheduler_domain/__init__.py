@@ -5,6 +5,7 @@ Pure Python: no framework, no driver, no I/O.
 
 from scheduler_domain.audit import AuditEntry, AuditQuery
 from scheduler_domain.dag import check_dependencies
+from scheduler_domain.masking import MASK, is_secret_name, masked_arguments, masked_url
 from scheduler_domain.message import (
     STATUS_RUNS,
     CancelRun,
@@ -75,6 +76,7 @@ from scheduler_domain.worker import (
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "MASK",
     "MAX_CONCURRENT_TASKS",
     "MAX_IDEMPOTENCY_KEY_LENGTH",
     "MAX_LIMIT",
@@ -138,6 +140,9 @@ __all__ = [
     "has_seconds",
     "hash_key",
     "holds_nul",
+    "is_secret_name",
+    "masked_arguments",
+    "masked_url",
     "next_fire_after",
     "normalize_cron",
     "page_in_memory",

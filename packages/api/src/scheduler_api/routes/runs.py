@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from scheduler_api import mapping
 from scheduler_api.audit import audited
-from scheduler_api.auth import requires
+from scheduler_api.auth import requires, sees_secrets
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Cursor, Limit, Runs
 from scheduler_api.schemas import PageOut, RunOut
@@ -32,6 +32,7 @@ class RunRoutes(Controller):
     async def list_runs(
         self,
         *,
+        request: Request[Any, Any, Any],
         runs: Runs,
         task_id: FromQuery[int | None] = None,
         status: FromQuery[RunStatus | None] = None,
@@ -44,12 +45,12 @@ class RunRoutes(Controller):
         query = mapping.run_query(
             task_id=task_id, status=status, worker_id=worker_id, since=since, limit=limit, cursor=cursor
         )
-        return mapping.run_page(await runs.page(query))
+        return mapping.run_page(await runs.page(query), masked=not sees_secrets(request))
 
     @get("/{run_id:int}", opt=requires(Permission.TASK_READ), responses=problems(404))
-    async def get_run(self, run_id: FromPath[int], runs: Runs) -> RunOut:
-        """One run."""
-        return mapping.run_out(await runs.get(run_id))
+    async def get_run(self, request: Request[Any, Any, Any], run_id: FromPath[int], runs: Runs) -> RunOut:
+        """One run (the secrets of its arguments masked for a caller that may not write tasks)."""
+        return mapping.run_out(await runs.get(run_id), masked=not sees_secrets(request))
 
     @post(
         "/{run_id:int}/cancel",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from scheduler_api import mapping
 from scheduler_api.audit import audited
-from scheduler_api.auth import requires
+from scheduler_api.auth import requires, sees_secrets
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Cursor, Limit, Runs, Tasks
 from scheduler_api.schemas import PageOut, RunOut, TaskCreate, TaskOut, TaskPatch, TriggerIn
@@ -36,6 +36,7 @@ class TaskRoutes(Controller):
     async def list_tasks(
         self,
         *,
+        request: Request[Any, Any, Any],
         tasks: Tasks,
         status: FromQuery[TaskStatus | None] = None,
         task_type: FromQuery[TaskType | None] = None,
@@ -48,12 +49,14 @@ class TaskRoutes(Controller):
         query = mapping.task_query(
             status=status, task_type=task_type, tag=tag, name=name, limit=limit, cursor=cursor
         )
-        return mapping.task_page(await tasks.page(query))
+        return mapping.task_page(await tasks.page(query), masked=not sees_secrets(request))
 
     @get("/{task_id:int}", opt=requires(Permission.TASK_READ), responses=problems(404))
-    async def get_task(self, task_id: FromPath[int], tasks: Tasks) -> TaskOut:
-        """One task."""
-        return mapping.task_out(await tasks.get(task_id))
+    async def get_task(
+        self, request: Request[Any, Any, Any], task_id: FromPath[int], tasks: Tasks
+    ) -> TaskOut:
+        """One task (its secrets masked for a caller that may not write tasks)."""
+        return mapping.task_out(await tasks.get(task_id), masked=not sees_secrets(request))
 
     @patch(
         "/{task_id:int}",
@@ -112,6 +115,8 @@ class TaskRoutes(Controller):
     @get("/{task_id:int}/runs", opt=requires(Permission.TASK_READ), responses=problems(404))
     async def list_task_runs(
         self,
+        *,
+        request: Request[Any, Any, Any],
         task_id: FromPath[int],
         tasks: Tasks,
         runs: Runs,
@@ -123,4 +128,4 @@ class TaskRoutes(Controller):
         query = mapping.run_query(
             task_id=task_id, status=None, worker_id=None, since=None, limit=limit, cursor=cursor
         )
-        return mapping.run_page(await runs.page(query))
+        return mapping.run_page(await runs.page(query), masked=not sees_secrets(request))
