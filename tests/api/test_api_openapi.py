@@ -54,6 +54,6 @@ async def test_errors_are_documented_as_problems(anonymous: httpx.AsyncClient) -
     document = await _document(anonymous)
 
     responses = document["paths"]["/api/v1/tasks"]["post"]["responses"]  # type: ignore[index]
-    assert set(responses) >= {"201", "400", "401", "403", "409", "413", "422"}
+    assert set(responses) >= {"201", "400", "401", "403", "409", "413", "422", "429"}
     assert list(responses["422"]["content"]) == ["application/problem+json"]
     assert "TaskCreate" in document["components"]["schemas"]  # type: ignore[index]

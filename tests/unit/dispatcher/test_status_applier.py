@@ -229,18 +229,46 @@ async def test_a_message_that_is_no_status_report_is_dropped_and_logged(
     assert world.status(run) is RunStatus.SUCCEEDED
 
 
-async def test_an_unavailable_store_sends_the_batch_back_and_it_is_applied_later(world: World) -> None:
+async def test_an_unavailable_store_keeps_the_batch_in_hand_until_it_is_applied(world: World) -> None:
     runs = await world.queued_runs(3)
     messages = [await world.report(finished(run)) for run in runs]
     world.runs.down = True
 
     world.start()
-    await eventually(lambda: world.queue.settled(messages[0])[:1] == ["requeue"])
+    await eventually(lambda: world.runs.reads >= 4)  # tried again and again
     assert all(world.status(run) is RunStatus.QUEUED for run in runs)
+    assert all(world.queue.settled(m) == [None] for m in messages)  # held: no delivery used up
     world.runs.down = False
 
     await eventually(lambda: all(world.status(run) is RunStatus.SUCCEEDED for run in runs))
-    await eventually(lambda: all(world.queue.settled(m)[-1] == "ack" for m in messages))
+    await eventually(lambda: all(world.queue.settled(m) == ["ack"] for m in messages))
+
+
+async def test_a_report_waits_out_the_outage_it_meets_when_applied_alone(world: World) -> None:
+    runs = await world.queued_runs(3)
+    world.runs.poison = runs[1].id
+    messages = [await world.report(finished(run)) for run in runs]
+    world.runs.down = True
+
+    world.start()
+    await eventually(lambda: world.runs.reads >= 3)
+    world.runs.down = False
+
+    await eventually(lambda: world.status(runs[2]) is RunStatus.SUCCEEDED)
+    assert [world.queue.settled(m) for m in messages] == [["ack"], ["drop"], ["ack"]]
+
+
+async def test_stopping_during_an_outage_gives_the_batch_back(world: World) -> None:
+    runs = await world.queued_runs(2)
+    messages = [await world.report(finished(run)) for run in runs]
+    world.runs.down = True
+    world.start()
+    await eventually(lambda: world.runs.reads >= 2)
+
+    await world.stopped()
+
+    assert [world.queue.settled(m) for m in messages] == [["requeue"], ["requeue"]]
+    assert all(world.status(run) is RunStatus.QUEUED for run in runs)
 
 
 async def test_a_report_that_breaks_its_batch_is_dropped_alone(

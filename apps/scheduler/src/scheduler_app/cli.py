@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +15,9 @@ from scheduler_app.event_loop import run_async
 from scheduler_config import AppConfig, load_config
 from scheduler_errors import SchedulerError
 
+if TYPE_CHECKING:
+    from scheduler_app.reloading import SettingsReload
+
 
 def _load(ctx: click.Context, **overrides: Any) -> AppConfig:
     config_file: Path | None = ctx.obj.get("config_file")
@@ -21,7 +25,15 @@ def _load(ctx: click.Context, **overrides: Any) -> AppConfig:
     from scheduler_observability import configure_logging
 
     configure_logging(config.logging)
+    ctx.obj["load_again"] = functools.partial(load_config, os.environ, path=config_file, overrides=overrides)
     return config
+
+
+def _reloading(ctx: click.Context, config: AppConfig) -> SettingsReload:
+    """What reloads `config` on SIGHUP, from the sources `_load` read it from."""
+    from scheduler_app.reloading import SettingsReload
+
+    return SettingsReload(ctx.obj["load_again"], config)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,14 +82,14 @@ def standalone(ctx: click.Context, host: str | None, port: int | None, data_dir:
             "standalone runs on SQLite and the in-process queue; unset SCHEDULER_DATABASE__URL and "
             "SCHEDULER_QUEUE__URL, or run the roles separately"
         )
-    run_async(run_standalone(config, out=sys.stdout))
+    run_async(run_standalone(config, out=sys.stdout, reload=_reloading(ctx, config)))
 
 
 def _worker_id_override() -> str | None:
     return None if os.environ.get("SCHEDULER_WORKER__WORKER_ID") else default_worker_id()
 
 
-def _run_role(role: str, config: AppConfig) -> None:
+def _run_role(ctx: click.Context, role: str, config: AppConfig) -> None:
     """Run `role` on the shared store and broker, refusing the embedded ones in one line."""
     if config.database_url.startswith("sqlite:///") or config.queue.is_in_process:
         raise click.ClickException(
@@ -88,7 +100,7 @@ def _run_role(role: str, config: AppConfig) -> None:
         )
     from scheduler_app.cluster import run_role
 
-    run_async(run_role(role, config))
+    run_async(run_role(role, config, reload=_reloading(ctx, config)))
 
 
 @cli.command()
@@ -97,14 +109,14 @@ def _run_role(role: str, config: AppConfig) -> None:
 @click.pass_context
 def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     """The REST API alone, on PostgreSQL and Redis or RabbitMQ."""
-    _run_role("api", _load(ctx, **{"api.host": host, "api.port": port}))
+    _run_role(ctx, "api", _load(ctx, **{"api.host": host, "api.port": port}))
 
 
 @cli.command()
 @click.pass_context
 def dispatcher(ctx: click.Context) -> None:
     """The scheduling loop alone, on PostgreSQL and Redis or RabbitMQ."""
-    _run_role("dispatcher", _load(ctx))
+    _run_role(ctx, "dispatcher", _load(ctx))
 
 
 @cli.command()
@@ -155,7 +167,7 @@ def worker(
         )
     from scheduler_app.worker_process import run_worker
 
-    run_async(run_worker(config))
+    run_async(run_worker(config, reload=_reloading(ctx, config)))
 
 
 def _read_key(path: Path) -> str:

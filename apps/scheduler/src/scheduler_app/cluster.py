@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 
 from scheduler_app.containers.basics import open_in_order, provide, settle
+from scheduler_app.containers.parts import reload_api_limits
 from scheduler_app.containers.processes import ClusterContainer
 from scheduler_app.metrics import serving
+from scheduler_app.reloading import SettingsReload
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
 
 logger = logging.getLogger(__name__)
 
 
-async def run_role(role: str, config: AppConfig) -> None:
-    """Serve `role` (`api` or `dispatcher`) until SIGINT or SIGTERM."""
+async def run_role(role: str, config: AppConfig, *, reload: SettingsReload | None = None) -> None:
+    """Serve `role` (`api` or `dispatcher`) until SIGINT or SIGTERM, reloading the settings on
+    SIGHUP (through `reload`)."""
     container = ClusterContainer(config=config)
     try:
         await open_in_order(container.storage.database, container.storage.wakeup, container.messaging.queue)
@@ -27,6 +30,8 @@ async def run_role(role: str, config: AppConfig) -> None:
             access = await provide(container.use_cases.access)
             container.metrics().watch_key_lookups(lambda: access.key_lookups)
             services = [await provide(roles.api_server)]
+            if reload is not None:
+                reload_api_limits(reload, await provide(roles.rate_limiter))
             if not config.api.jwt_secret:
                 logger.warning(
                     "api.jwt_secret is not set: a token from POST /api/v1/auth/token works only on "
@@ -43,7 +48,7 @@ async def run_role(role: str, config: AppConfig) -> None:
             f"scheduler {role} starting",
             extra={"database": redact_url(config.database.url), "queue": redact_url(config.queue.url)},
         )
-        await run_until_stopped(services)
+        await run_until_stopped(services, reload=reload)
     finally:
         await settle(container.shutdown_resources())
     logger.info(f"scheduler {role} stopped")

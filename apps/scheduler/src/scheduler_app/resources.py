@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # adapters load on first use: a worker never loads the databa
         PostgresWakeup,
         SqliteDatabase,
     )
+    from scheduler_infrastructure.breaker import CircuitBreaker
 
 
 async def sqlite_database(config: AppConfig) -> AsyncIterator[SqliteDatabase]:
@@ -30,9 +31,12 @@ async def sqlite_database(config: AppConfig) -> AsyncIterator[SqliteDatabase]:
         await db.close()
 
 
-async def postgres_database(config: AppConfig) -> AsyncIterator[PostgresDatabase]:
-    """The shared database; `SchemaNotCurrent` (run `scheduler migrate`) unless it is migrated."""
-    db = await open_postgres(config)
+async def postgres_database(
+    config: AppConfig, breaker: CircuitBreaker | None = None
+) -> AsyncIterator[PostgresDatabase]:
+    """The shared database, its calls through `breaker`; `SchemaNotCurrent` (run `scheduler
+    migrate`) unless it is migrated."""
+    db = await open_postgres(config, breaker=breaker)
     try:
         await adapters.check_postgres_schema(db)
         yield db
@@ -40,7 +44,7 @@ async def postgres_database(config: AppConfig) -> AsyncIterator[PostgresDatabase
         await db.close()
 
 
-async def open_postgres(config: AppConfig) -> PostgresDatabase:
+async def open_postgres(config: AppConfig, *, breaker: CircuitBreaker | None = None) -> PostgresDatabase:
     """A pool on the configured PostgreSQL database, sized and timed by the settings."""
     settings = config.database
     return await adapters.PostgresDatabase.open(
@@ -49,6 +53,7 @@ async def open_postgres(config: AppConfig) -> PostgresDatabase:
         max_size=settings.pool_max_size,
         connect_timeout=settings.connect_timeout_seconds,
         statement_timeout=settings.statement_timeout_seconds,
+        breaker=breaker,
     )
 
 
@@ -70,22 +75,27 @@ async def in_process_queue() -> AsyncIterator[InMemoryMessageQueue]:
         await queue.close()
 
 
-async def broker_queue(config: AppConfig) -> AsyncIterator[MessageQueue]:
-    """Redis Streams for `redis://` and `rediss://`, RabbitMQ for `amqp://` and `amqps://`."""
-    queue = await connect_broker(config.queue.url, namespace=config.queue.namespace)
+async def broker_queue(
+    config: AppConfig, breaker: CircuitBreaker | None = None
+) -> AsyncIterator[MessageQueue]:
+    """Redis Streams for `redis://` and `rediss://`, RabbitMQ for `amqp://` and `amqps://`; its
+    calls through `breaker`."""
+    queue = await connect_broker(config.queue.url, namespace=config.queue.namespace, breaker=breaker)
     try:
         yield queue
     finally:
         await queue.close()
 
 
-async def connect_broker(url: str, *, namespace: str = "") -> MessageQueue:
+async def connect_broker(
+    url: str, *, namespace: str = "", breaker: CircuitBreaker | None = None
+) -> MessageQueue:
     """The broker at `url`; `InvalidInput` for a scheme no adapter serves."""
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("redis", "rediss"):
-        return await adapters.RedisStreamsQueue.connect(url, namespace=namespace)
+        return await adapters.RedisStreamsQueue.connect(url, namespace=namespace, breaker=breaker)
     if scheme in ("amqp", "amqps"):
-        return await adapters.RabbitMQQueue.connect(url, namespace=namespace)
+        return await adapters.RabbitMQQueue.connect(url, namespace=namespace, breaker=breaker)
     raise InvalidInput.for_field(
         "queue.url", f"{scheme}:// is not a broker: use redis://, amqp:// or memory://"
     )

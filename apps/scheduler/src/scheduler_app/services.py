@@ -7,13 +7,15 @@ import logging
 import signal
 from collections.abc import Sequence
 
+from scheduler_app.reloading import SettingsReload
 from scheduler_foundation import Service
 
 logger = logging.getLogger(__name__)
 
 
-async def run_until_stopped(services: Sequence[Service]) -> None:
-    """Run every service; SIGINT or SIGTERM stops them all, and so does one that fails.
+async def run_until_stopped(services: Sequence[Service], *, reload: SettingsReload | None = None) -> None:
+    """Run every service; SIGINT or SIGTERM stops them all, and so does one that fails; SIGHUP
+    reloads the settings through `reload`, when given.
 
     Returns once all of them have returned; re-raises the first failure.
     """
@@ -30,6 +32,8 @@ async def run_until_stopped(services: Sequence[Service]) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_all, signal.Signals(sig).name)
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, reload.reload)
     try:
         tasks = [asyncio.create_task(service.run(), name=service.name) for service in services]
         first_error: BaseException | None = None
@@ -45,5 +49,5 @@ async def run_until_stopped(services: Sequence[Service]) -> None:
         if first_error is not None:
             raise first_error
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)

@@ -6,8 +6,10 @@ import logging
 from typing import TextIO
 
 from scheduler_app.containers.basics import open_in_order, provide, settle
+from scheduler_app.containers.parts import reload_api_limits
 from scheduler_app.containers.processes import StandaloneContainer
 from scheduler_app.data_dir_lock import exclusive_data_dir
+from scheduler_app.reloading import SettingsReload
 from scheduler_app.services import run_until_stopped
 from scheduler_app.worker_process import describe
 from scheduler_application import AccessControl, LocalWorkerPresence
@@ -17,16 +19,17 @@ from scheduler_worker import PresenceKeeper, Worker
 logger = logging.getLogger(__name__)
 
 
-async def run_standalone(config: AppConfig, *, out: TextIO) -> None:
-    """Serve until SIGINT or SIGTERM; state lives in `config.data_dir`.
+async def run_standalone(config: AppConfig, *, out: TextIO, reload: SettingsReload | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, reloading the settings on SIGHUP (through `reload`); state
+    lives in `config.data_dir`.
 
     `Conflict` when another standalone process serves the same database file.
     """
     with exclusive_data_dir(config.sqlite_path.parent):
-        await _serve(config, out=out)
+        await _serve(config, out=out, reload=reload)
 
 
-async def _serve(config: AppConfig, *, out: TextIO) -> None:
+async def _serve(config: AppConfig, *, out: TextIO, reload: SettingsReload | None) -> None:
     container = StandaloneContainer(config=config)
     try:
         await open_in_order(container.storage.database, container.messaging.queue)
@@ -51,7 +54,9 @@ async def _serve(config: AppConfig, *, out: TextIO) -> None:
             "scheduler standalone starting",
             extra={"url": f"http://{server.host}:{server.port}", "database": str(config.sqlite_path)},
         )
-        await run_until_stopped(services)
+        if reload is not None:
+            reload_api_limits(reload, await provide(roles.rate_limiter))
+        await run_until_stopped(services, reload=reload)
     finally:
         await settle(container.shutdown_resources())
     logger.info("scheduler standalone stopped")

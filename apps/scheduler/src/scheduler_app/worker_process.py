@@ -8,6 +8,7 @@ import socket
 from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.worker import WorkerContainer
 from scheduler_app.metrics import serving
+from scheduler_app.reloading import SettingsReload
 from scheduler_app.services import run_until_stopped
 from scheduler_config import AppConfig, redact_url
 from scheduler_domain import TaskType, WorkerInfo
@@ -18,8 +19,9 @@ from scheduler_worker import PresenceKeeper, Worker
 logger = logging.getLogger(__name__)
 
 
-async def run_worker(config: AppConfig) -> None:
-    """Register, take runs of the configured task types, report them; stop on SIGINT or SIGTERM."""
+async def run_worker(config: AppConfig, *, reload: SettingsReload | None = None) -> None:
+    """Register, take runs of the configured task types, report them; stop on SIGINT or SIGTERM,
+    reload the settings on SIGHUP (through `reload`)."""
     container = WorkerContainer(config=config)
     try:
         await open_in_order(container.messaging.queue, container.presence)
@@ -42,7 +44,7 @@ async def run_worker(config: AppConfig) -> None:
                 "queue": redact_url(config.queue.url),
             },
         )
-        await run_until_stopped(services)
+        await run_until_stopped(services, reload=reload)
     finally:
         await settle(container.shutdown_resources())
     logger.info("scheduler worker stopped")

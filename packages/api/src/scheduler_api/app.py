@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from litestar import Litestar, Router
@@ -13,6 +14,7 @@ from litestar.routes import HTTPRoute
 from scheduler_api.audit import audit_middleware, unaudited_writes
 from scheduler_api.auth import principal_guard, undeclared_routes
 from scheduler_api.headers import add_security_headers
+from scheduler_api.limits import DEFAULT_LIMITS, RateLimiter, RateLimits, rate_limit_middleware
 from scheduler_api.monitoring import metrics_route, request_instruments
 from scheduler_api.openapi import SECURITY, openapi_config
 from scheduler_api.outside_tokens import OutsideTokens
@@ -57,24 +59,36 @@ def create_app(
     max_body_bytes: int = ONE_MIB,
     debug: bool = False,
     outside_tokens: OutsideTokens | None = None,
+    rate_limits: RateLimits | RateLimiter = DEFAULT_LIMITS,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
     Credentials are API keys (`access`), the JWTs `tokens` issues for them, and the JWTs of an
-    outside identity provider when `outside_tokens` checks them. Every write under
-    `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer
-    carries the security headers of `scheduler_api.headers`; every request is counted in
-    `metrics`, which `GET /metrics` serves (to anyone when `metrics_public`, else to a credential
-    with SystemRead; see `scheduler_api.monitoring`), and served in a `tracer` span. Logging is
-    left to the caller (the app configures it); unexpected errors are logged on the
-    `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
+    outside identity provider when `outside_tokens` checks them. Requests under `/api/v1` are
+    held to `rate_limits` before they are authenticated, timed by `monotonic`; pass a
+    `RateLimiter` to change them while serving (see `scheduler_api.limits`). Every write under
+    `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer carries the
+    security headers of `scheduler_api.headers`; every request is counted in `metrics`, which
+    `GET /metrics` serves (to anyone when `metrics_public`, else to a credential with SystemRead;
+    see `scheduler_api.monitoring`), and served in a `tracer` span. Logging is left to the caller
+    (the app configures it); unexpected errors are logged on the `scheduler_api.problems` logger,
+    audit entries that could not be stored on `scheduler_api.audit`.
     """
     guard = principal_guard(access, tokens, outside_tokens)
+    limiter = (
+        rate_limits
+        if isinstance(rate_limits, RateLimiter)
+        else RateLimiter(rate_limits, metrics, monotonic=monotonic)
+    )
     api = Router(
         path=API_PREFIX,
         route_handlers=[TaskRoutes, RunRoutes, WorkerRoutes, ApiKeyRoutes, AuditLogRoutes, AuthRoutes],
         guards=[guard],
-        middleware=[audit_middleware(audit)],
+        middleware=[
+            rate_limit_middleware(limiter),
+            audit_middleware(audit),
+        ],
         security=SECURITY,
         dependencies={
             "tasks": _provide(tasks),

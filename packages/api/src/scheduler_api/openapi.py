@@ -16,7 +16,7 @@ BEARER_SCHEME = "BearerKey"
 #: Either credential is accepted on the protected routes.
 SECURITY: list[SecurityRequirement] = [{API_KEY_SCHEME: []}, {BEARER_SCHEME: []}]
 
-_COMMON_PROBLEMS = (400, 401, 403, 413, 422, 500, 503)
+_COMMON_PROBLEMS = (400, 401, 403, 413, 422, 429, 500, 503)
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -6,6 +6,7 @@
   in `errors: [{field, message}]` (`field` is a dotted path such as `arguments.env` or `tags[0]`)
 * `InvalidInput` -> 422 with its field errors; `NotFound` -> 404; `Conflict` -> 409;
   `Unauthenticated` -> 401 with `WWW-Authenticate`; `PermissionDenied` -> 403; `Unavailable` -> 503
+  (with `Retry-After` when it says how long to wait: an open circuit breaker)
 * a body larger than the configured limit -> 413; an unknown route -> 404 (so is a non-integer
   task or run id: such a path matches no route); a method the route lacks -> 405
 * anything else -> 500 with a generic detail; the exception is logged, never sent.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -103,8 +105,7 @@ def scheduler_error_to_problem(request: Request[Any, Any, Any], exc: SchedulerEr
     if status is None:
         return unexpected_error_to_problem(request, exc)
     errors = _field_problems(exc.errors) if isinstance(exc, InvalidInput) else None
-    headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
-    return problem_response(request, status, exc.detail, errors=errors, headers=headers)
+    return problem_response(request, status, exc.detail, errors=errors, headers=_headers_of(exc, status))
 
 
 def http_error_to_problem(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
@@ -132,6 +133,14 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: http_error_to_problem,
         Exception: unexpected_error_to_problem,
     }
+
+
+def _headers_of(exc: SchedulerError, status: int) -> dict[str, str] | None:
+    if status == 401:
+        return {"WWW-Authenticate": WWW_AUTHENTICATE}
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}  # whole seconds, at least 1
+    return None
 
 
 def _field_problems(errors: tuple[FieldError, ...]) -> list[FieldProblem]:

@@ -1,9 +1,13 @@
-"""Use cases: task control, run lifecycle, scheduling, access control, worker registry, audit trail.
+"""Use cases: task control, run lifecycle, scheduling, access control, worker registry, audit trail,
+alert evaluation.
 
 They load through repository ports, decide through the domain, store, and publish.
 """
 
 from scheduler_application.access import AccessControl, IssuedKey
+from scheduler_application.alert_metrics import AlertMetrics
+from scheduler_application.alert_rules import AlertRule, RulePhase, RuleState
+from scheduler_application.alerting import AlertEvaluator
 from scheduler_application.audit import AuditTrail
 from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.leadership import DISPATCHER_LEASE, Leadership
@@ -20,12 +24,17 @@ __all__ = [
     "EDITABLE_FIELDS",
     "UNFINISHED",
     "AccessControl",
+    "AlertEvaluator",
+    "AlertMetrics",
+    "AlertRule",
     "AuditTrail",
     "DependencyRelease",
     "IssuedKey",
     "Leadership",
     "LocalWorkerPresence",
     "ReportResult",
+    "RulePhase",
+    "RuleState",
     "RunControl",
     "RunLifecycle",
     "SchedulerService",

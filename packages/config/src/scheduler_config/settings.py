@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from msgspec import Struct, structs
 
+from scheduler_config.alerting import AlertsConfig, check_alerts
 from scheduler_errors import InvalidInput
 
 SQLITE_PREFIX = "sqlite:///"
@@ -51,6 +52,18 @@ class MessageQueueConfig(Struct, frozen=True, kw_only=True, forbid_unknown_field
         return self.url.startswith("memory://")
 
 
+class CircuitBreakerConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The circuit breakers in front of PostgreSQL and the broker (not SQLite, not `memory://`)."""
+
+    #: Availability failures in a row (a refused or lost connection, a timeout) after which calls
+    #: fail at once instead of waiting out their own timeouts. 0: no breakers.
+    failure_threshold: int = 5
+    #: How long an open breaker fails calls at once before it lets a trial call through.
+    reset_timeout_seconds: float = 5.0
+    #: Trial calls let through at once when that time is up; the first that succeeds closes it.
+    half_open_max_calls: int = 1
+
+
 class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The REST API server."""
 
@@ -87,6 +100,14 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     jwt_role_claim: str = "role"
     #: How long the provider's keys are trusted once fetched before they are fetched again.
     jwt_jwks_refresh_seconds: int = 600
+    #: Requests each credential (API key or token) may make per second in this process, and in a
+    #: burst; checked before authentication. 0 in either: no limit. N API processes allow N times.
+    rate_limit_per_second: float = 1000.0
+    rate_limit_burst: int = 2000
+    #: Requests answered 401 each client address may cause per second, and in a burst; while its
+    #: allowance is spent, every request from that address is answered 429. 0 in either: no limit.
+    auth_failures_per_second: float = 5.0
+    auth_failures_burst: int = 50
 
 
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -158,11 +179,13 @@ class AppConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     admin_api_key: str = ""
     database: DatabaseConfig = DatabaseConfig()
     queue: MessageQueueConfig = MessageQueueConfig()
+    circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
     api: ApiConfig = ApiConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
     worker: WorkerConfig = WorkerConfig()
     tracing: TracingConfig = TracingConfig()
     logging: LoggingConfig = LoggingConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def __post_init__(self) -> None:
         _check(self)
@@ -206,6 +229,7 @@ _POSITIVE = (
     "dispatcher.offline_worker_retention_seconds",
     "dispatcher.requeue_after_seconds",
     "worker.heartbeat_interval_seconds",
+    "circuit_breaker.reset_timeout_seconds",
 )
 #: Settings with a range: (setting, lowest, highest or None, what 0 means when it means something).
 _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
@@ -213,12 +237,18 @@ _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
     ("database.pool_max_size", 1, None, ""),
     ("database.statement_timeout_seconds", 0, None, " (0: no limit)"),
     ("queue.prefetch", 1, None, ""),
+    ("circuit_breaker.failure_threshold", 0, None, " (0: no breakers)"),
+    ("circuit_breaker.half_open_max_calls", 1, None, ""),
     ("api.port", 1, 65535, ""),
     ("api.max_body_bytes", 1, None, ""),
     ("api.key_cache_seconds", 0, None, " (0: no cache)"),
     ("api.max_connections", 1, None, ""),
     ("api.jwt_ttl_seconds", 1, 86_400, ""),
     ("api.jwt_jwks_refresh_seconds", 10, 86_400, ""),
+    ("api.rate_limit_per_second", 0, None, " (0: no limit)"),
+    ("api.rate_limit_burst", 0, None, " (0: no limit)"),
+    ("api.auth_failures_per_second", 0, None, " (0: no limit)"),
+    ("api.auth_failures_burst", 0, None, " (0: no limit)"),
     ("dispatcher.batch_size", 1, None, ""),
     ("dispatcher.misfire_grace_seconds", 0, None, ""),
     ("dispatcher.timeout_grace_seconds", 0, None, ""),
@@ -263,6 +293,7 @@ def _check(config: AppConfig) -> None:
     _check_tracing(config.tracing)
     if config.logging.format not in ("json", "console"):
         raise InvalidInput.for_field("logging.format", "must be 'json' or 'console'")
+    check_alerts(config.alerts)
 
 
 def _check_tracing(tracing: TracingConfig) -> None:

@@ -1,12 +1,14 @@
-"""The dispatcher loop: fire due schedules, dispatch pending runs, sweep overdue and lost runs."""
+"""The dispatcher loop: fire due schedules, dispatch pending runs, sweep overdue and lost runs,
+evaluate alert rules."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
-from scheduler_application import Leadership, SchedulerService, WaveRecovery, WorkerRecovery
+from scheduler_application import AlertEvaluator, Leadership, SchedulerService, WaveRecovery, WorkerRecovery
 from scheduler_errors import SchedulerError
 from scheduler_foundation import DispatchWakeupListener
 
@@ -27,6 +29,10 @@ class Dispatcher:
     does not delay the next scan. Sweeps for overdue and lost runs run every `sweep_interval`
     seconds, only while this instance holds the `leadership` (always, without one: a sole
     dispatcher).
+
+    With `alerts`, the leader also evaluates the alert rules every `alert_interval` seconds, in
+    a task of its own beside the passes, so that a slow notification never delays a pass. An
+    instance that stops leading forgets the rules' states; the next leader starts from scratch.
     """
 
     name = "dispatcher"
@@ -41,8 +47,12 @@ class Dispatcher:
         leadership: Leadership | None = None,
         recovery: WorkerRecovery | None = None,
         waves: WaveRecovery | None = None,
+        alerts: AlertEvaluator | None = None,
+        alert_interval: float = 15.0,
     ) -> None:
         self._scheduler = scheduler
+        self._alerts = alerts
+        self._alert_interval = alert_interval
         self._waves = waves
         self._leadership = leadership
         self._recovery = recovery
@@ -53,6 +63,8 @@ class Dispatcher:
         self._next_scan = 0.0
         self._next_sweep = 0.0
         self.passes = 0
+        self.alert_checks = 0
+        """Times the alert interval came round (an evaluation when leading)."""
 
     async def run(self) -> None:
         """Run passes until `stop()`; a failing pass is logged and retried with backoff.
@@ -60,9 +72,14 @@ class Dispatcher:
         The leadership lease is renewed alongside, and released once the last pass has finished.
         """
         holding = asyncio.create_task(self._leadership.hold()) if self._leadership else None
+        alerting = asyncio.create_task(self._evaluate_alerts(self._alerts)) if self._alerts else None
         try:
             await self._run_passes()
         finally:
+            if alerting:
+                alerting.cancel()  # an evaluation in progress (a send) is not waited for
+                with contextlib.suppress(asyncio.CancelledError):
+                    await alerting
             if self._leadership and holding:
                 self._leadership.stop()
                 await holding
@@ -96,11 +113,41 @@ class Dispatcher:
         dispatched = await self._dispatch_all()
         if fired or dispatched:
             logger.debug("scheduling pass", extra={"fired": fired, "dispatched": dispatched})
-        leading = self._leadership is None or self._leadership.is_leader
-        if leading and time.monotonic() >= self._next_sweep:
+        if self._leading() and time.monotonic() >= self._next_sweep:
             await self._sweep()
             self._next_sweep = time.monotonic() + self._sweep_interval
         self.passes += 1
+
+    def _leading(self) -> bool:
+        return self._leadership is None or self._leadership.is_leader
+
+    async def _evaluate_alerts(self, alerts: AlertEvaluator) -> None:
+        """Evaluate every `alert_interval` while leading, from the first interval on, until stopped."""
+        logger.info(
+            "alert rules loaded", extra={"rules": len(alerts.rules), "interval": self._alert_interval}
+        )
+        evaluated = False
+        next_at = time.monotonic() + self._alert_interval
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), max(next_at - time.monotonic(), 0.0))
+            if self._stopping.is_set():
+                return
+            next_at = time.monotonic() + self._alert_interval
+            self.alert_checks += 1
+            if self._leading():
+                await self._evaluate_once(alerts)
+                evaluated = True
+            elif evaluated:
+                alerts.reset()
+                evaluated = False
+
+    @staticmethod
+    async def _evaluate_once(alerts: AlertEvaluator) -> None:
+        try:
+            await alerts.evaluate()
+        except Exception:  # a bug must not end alerting for the life of the process
+            logger.exception("alert evaluation failed")
 
     async def _dispatch_all(self) -> int:
         total = 0

@@ -28,8 +28,10 @@ class StatusApplier:
     at a quiet time is not held back. More say that reports come faster than they are applied:
     it then also takes what arrives within `linger_seconds`, up to `max_batch`. It applies the
     batch at once and acks each delivery. When the store (or the queue that carries the
-    CancelRun of a refused start) is unavailable, the batch goes back to the queue and the
-    applier pauses, longer after each failure. A message that is not a status
+    CancelRun of a refused start) is unavailable, the applier keeps the batch and tries it again
+    after a pause (longer after each failure, or as long as an open circuit breaker says), for as
+    long as the outage lasts: an outage is no fault of the reports, so it must not use up their
+    deliveries (a queue dead-letters a message after `max_deliveries`). A message that is not a status
     report, or a report that cannot be applied even on its own, is logged and dropped (nack
     without requeue: the queue dead-letters it). Every dispatcher runs one; they compete for the
     status queue. `stop` lets the batch in hand finish, gives back what was taken since, and
@@ -141,20 +143,21 @@ class StatusApplier:
                 continue
             reports += carried
             carriers.append(delivery)
-        if not carriers:
-            return
+        if carriers:
+            await self._apply_batch(carriers, reports)
+
+    async def _apply_batch(self, carriers: list[Delivery], reports: list[StatusReport]) -> None:
         try:
-            await self._reports.apply_reports(reports)
-        except Unavailable as exc:
-            await self._requeue_after_failure(carriers, exc)
-            return
+            stored = await self._store(reports)
         except Exception:
             logger.exception(
                 "applying %d status reports failed; applying them message by message", len(reports)
             )
             await self._apply_one_by_one(carriers)
             return
-        self._failures = 0
+        if not stored:
+            await _give_back(carriers)
+            return
         self.batches += 1
         self.reports += len(reports)
         await _ack_all(carriers)
@@ -164,30 +167,39 @@ class StatusApplier:
         for index, delivery in enumerate(carriers):
             reports = _reports_in(delivery) or []
             try:
-                await self._reports.apply_reports(reports)
-            except Unavailable as exc:
-                await self._requeue_after_failure(carriers[index:], exc)
-                return
+                stored = await self._store(reports)
             except Exception as exc:
                 logger.exception("cannot apply a status report", extra=_fields(delivery))
                 await _drop(delivery, f"it cannot be applied ({exc})")
                 continue
+            if not stored:
+                await _give_back(carriers[index:])
+                return
             self.reports += len(reports)
             await _settle(delivery.ack(), delivery)
         self.batches += 1
 
-    async def _requeue_after_failure(self, carriers: list[Delivery], exc: Unavailable) -> None:
+    async def _store(self, reports: list[StatusReport]) -> bool:
+        """Apply `reports`, waiting out any outage of the store; False when stopped first. Other
+        errors are raised."""
+        while True:
+            try:
+                await self._reports.apply_reports(reports)
+            except Unavailable as exc:
+                if await self._outage_pause(exc, len(reports)):
+                    continue
+                return False
+            self._failures = 0
+            return True
+
+    async def _outage_pause(self, exc: Unavailable, count: int) -> bool:
+        """Wait before trying `count` reports again; False when stopping meanwhile."""
         self._failures += 1
-        pause = min(self._backoff * 2 ** (self._failures - 1), MAX_ERROR_BACKOFF_SECONDS)
-        logger.warning(
-            "could not apply %d status reports (%s); they go back to the queue, next try in %.2f s",
-            len(carriers),
-            exc,
-            pause,
-        )
-        for delivery in carriers:
-            await _settle(delivery.nack(requeue=True), delivery)
+        backoff = min(self._backoff * 2 ** (self._failures - 1), MAX_ERROR_BACKOFF_SECONDS)
+        pause = max(backoff, exc.retry_after or 0.0)  # an open breaker says how long it stays open
+        logger.warning("could not apply %d status reports (%s); trying again in %.2f s", count, exc, pause)
         await self._pause(pause)
+        return not self._stopping.is_set()
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -201,6 +213,12 @@ class StatusApplier:
         while not self._inbox.empty():
             delivery = self._inbox.get_nowait()
             await _settle(delivery.nack(requeue=True), delivery)
+
+
+async def _give_back(carriers: Sequence[Delivery]) -> None:
+    """Return deliveries not applied to the queue (stopping), for another dispatcher to apply."""
+    for delivery in carriers:
+        await _settle(delivery.nack(requeue=True), delivery)
 
 
 def _check(

@@ -71,3 +71,8 @@ class Unavailable(SchedulerError):
     """A backing service (database, queue) does not answer; retrying later may succeed."""
 
     title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        """Seconds before a retry has a chance, when known (a circuit breaker that is open says)."""

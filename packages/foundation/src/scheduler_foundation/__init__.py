@@ -1,5 +1,7 @@
-"""Ports the outer layers meet on: executors, the message queue, the clock, signals, lifecycle, tracing."""
+"""Ports the outer layers meet on: executors, the message queue, the clock, signals, lifecycle, tracing,
+alert channels."""
 
+from scheduler_foundation.alerting import AlertChannel, AlertNotice
 from scheduler_foundation.clock import Clock, SystemClock
 from scheduler_foundation.coalescing import Coalescer
 from scheduler_foundation.executor import ExecutorRegistry, TaskCheck, TaskExecutor
@@ -10,6 +12,8 @@ from scheduler_foundation.signals import DispatchWakeup, DispatchWakeupListener,
 from scheduler_foundation.tracing import ExecutionSpan, NoTracing, RequestSpan, Tracer
 
 __all__ = [
+    "AlertChannel",
+    "AlertNotice",
     "Clock",
     "Coalescer",
     "Delivery",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -88,6 +89,16 @@ class Metrics:
         )
 
     @functools.cached_property
+    def api_rate_limited(self) -> Counter:
+        """Counted by the API's rate limits (`scheduler_api.limits`) at each 429."""
+        return Counter(
+            "scheduler_api_rate_limited",
+            "API requests answered 429, by the limit exceeded: credential or auth_failures.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    @functools.cached_property
     def runs_dispatched(self) -> Counter:
         """Counted by `MeteredRunRepository` at each claim."""
         return Counter(
@@ -135,6 +146,14 @@ class Metrics:
     def watch_key_lookups(self, lookups: Callable[[], Mapping[str, int]]) -> None:
         """Show `scheduler_api_key_lookups_total{found=cached|read}`, read from `lookups` at each scrape."""
         self.registry.register(_KeyLookups(lookups))
+
+    @functools.cached_property
+    def circuit_breakers(self) -> CircuitBreakerStates:
+        """The state of the circuit breakers `watch`ed in it, read at each scrape (registered on first
+        use: only a process with breakers shows them)."""
+        states = CircuitBreakerStates()
+        self.registry.register(states)
+        return states
 
     @functools.cached_property
     def cluster_state(self) -> ClusterState:
@@ -256,6 +275,52 @@ class PoolCollector(Collector):
 
 
 _POOL_ERRORS = ("requests_errors", "connections_errors", "connections_lost")
+
+
+class CircuitBreakerView(Protocol):
+    """What the metrics read of a circuit breaker (`scheduler_infrastructure.breaker.CircuitBreaker`)."""
+
+    @property
+    def component(self) -> str:
+        """The service it guards: `postgresql`, `redis`, `rabbitmq`."""
+
+    @property
+    def state(self) -> int:
+        """0 closed, 1 open, 2 half-open."""
+
+    @property
+    def times_opened(self) -> int:
+        """How many times it opened since the process started."""
+
+
+class CircuitBreakerStates(Collector):
+    """`scheduler_circuit_breaker_state` and `scheduler_circuit_breaker_opened_total`, by component,
+    read from the breakers at each scrape."""
+
+    def __init__(self) -> None:
+        self._breakers: list[CircuitBreakerView] = []
+
+    def watch(self, breaker: CircuitBreakerView) -> None:
+        """Show `breaker` from the next scrape on."""
+        self._breakers.append(breaker)
+
+    def collect(self) -> Iterable[Metric]:
+        """The breakers' state now."""
+        state = GaugeMetricFamily(
+            "scheduler_circuit_breaker_state",
+            "The circuit breaker of each backing service: 0 closed (calls go through), 1 open (they fail "
+            "at once), 2 half-open (a trial call may go through).",
+            labels=["component"],
+        )
+        opened = CounterMetricFamily(
+            "scheduler_circuit_breaker_opened",
+            "Times each circuit breaker opened (from closed) since the process started.",
+            labels=["component"],
+        )
+        for breaker in list(self._breakers):
+            state.add_metric([breaker.component], int(breaker.state))
+            opened.add_metric([breaker.component], breaker.times_opened)
+        return [state, opened]
 
 
 class _KeyLookups(Collector):

@@ -16,10 +16,17 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: The longest a report waits out an open circuit breaker in all (see `RetryingReporter`).
+MAX_BREAKER_WAIT_SECONDS = 120.0
+
+
 class RetryingReporter:
     """Forwards to a `RunReporter`, retrying `Unavailable` with exponential backoff.
 
-    After `retries` retries the last `Unavailable` is raised; other errors are raised at once.
+    After `retries` retries the last `Unavailable` is raised; other errors are raised at once. A
+    call refused at once by an open circuit breaker (an `Unavailable` with `retry_after`) did not
+    reach the broker: it is tried again once the breaker may let it through, without using up a
+    retry, for at most `MAX_BREAKER_WAIT_SECONDS` in all.
     """
 
     def __init__(self, reporter: RunReporter, *, retries: int, backoff_seconds: float) -> None:
@@ -51,13 +58,19 @@ class RetryingReporter:
     async def _retrying(
         self, report: str, call: Callable[[], Awaitable[T]], run_id: int, attempt: int, worker_id: str
     ) -> T:
-        for retry in range(self._retries + 1):
+        retry, waited = 0, 0.0
+        while True:
             try:
                 return await call()
             except Unavailable as exc:
-                if retry == self._retries:
+                refused = exc.retry_after is not None and waited < MAX_BREAKER_WAIT_SECONDS
+                if retry == self._retries and not refused:
                     raise
-                delay = self._backoff * 2**retry
+                delay = max(exc.retry_after or 0.0, self._backoff) if refused else self._backoff * 2**retry
+                if refused:
+                    waited += delay
+                else:
+                    retry += 1
                 logger.warning(
                     "reporting %s failed (%s); retrying in %.2f s",
                     report,
@@ -66,4 +79,3 @@ class RetryingReporter:
                     extra={"run_id": run_id, "attempt": attempt, "worker_id": worker_id},
                 )
                 await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover

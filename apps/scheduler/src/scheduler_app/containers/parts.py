@@ -10,13 +10,17 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from scheduler_api import create_app
+from scheduler_api.limits import Rate, RateLimiter, RateLimits
 from scheduler_api.outside_tokens import IdentityProviderKeys, OutsideTokens
 from scheduler_api.tokens import TokenAuthority
+from scheduler_app.alerting import alert_evaluator
 from scheduler_app.readiness import Readiness
+from scheduler_app.reloading import SettingsReload
 from scheduler_app.reporter import InProcessRunReporter
 from scheduler_app.server import ApiServer
 from scheduler_application import (
     AccessControl,
+    AlertMetrics,
     AuditTrail,
     DependencyRelease,
     Leadership,
@@ -74,6 +78,29 @@ def outside_token_checker(config: AppConfig, clock: Clock) -> OutsideTokens | No
     )
 
 
+def api_rate_limits(config: AppConfig) -> RateLimits:
+    """The API's rate limits: `api.rate_limit_*` per credential, `api.auth_failures_*` per address."""
+    api = config.api
+    return RateLimits(
+        per_credential=Rate(per_second=api.rate_limit_per_second, burst=api.rate_limit_burst),
+        auth_failures=Rate(per_second=api.auth_failures_per_second, burst=api.auth_failures_burst),
+    )
+
+
+#: The API settings a running API process takes up when its settings are reloaded.
+API_LIMIT_SETTINGS = (
+    "api.rate_limit_per_second",
+    "api.rate_limit_burst",
+    "api.auth_failures_per_second",
+    "api.auth_failures_burst",
+)
+
+
+def reload_api_limits(reload: SettingsReload, limiter: RateLimiter) -> None:
+    """Have `reload` put the API's new rate limits in force in `limiter`."""
+    reload.live(*API_LIMIT_SETTINGS, apply=lambda config: limiter.update(api_rate_limits(config)))
+
+
 #: The most status reports a dispatcher applies in one batch (one read and one write of the runs).
 MAX_STATUS_BATCH = 256
 
@@ -123,6 +150,8 @@ class UseCases(containers.DeclarativeContainer):
     overview = providers.Singleton(
         SystemOverview, tasks=storage.tasks, runs=storage.runs, workers=storage.workers
     )
+    alert_metrics = providers.Singleton(AlertMetrics, overview=overview, runs=storage.runs, clock=core.clock)
+    alerts = providers.Resource(alert_evaluator, core.config, alert_metrics, core.clock)  # None: no rules
     policy = providers.Singleton(
         SchedulingPolicy.from_seconds,
         batch_size=core.config.provided.dispatcher.batch_size,
@@ -180,6 +209,9 @@ class Roles(containers.DeclarativeContainer):
     readiness = providers.Singleton(Readiness, database=storage.database, queue=messaging.queue)
     tokens = providers.Singleton(token_authority, core.config, core.clock)
     outside_tokens = providers.Singleton(outside_token_checker, core.config, core.clock)
+    rate_limiter = providers.Singleton(
+        RateLimiter, providers.Callable(api_rate_limits, core.config), metrics=metrics
+    )
     api_app = providers.Singleton(
         create_app,
         tasks=use_cases.task_control,
@@ -195,6 +227,7 @@ class Roles(containers.DeclarativeContainer):
         tracer=core.tracer,
         max_body_bytes=core.config.provided.api.max_body_bytes,
         outside_tokens=outside_tokens,
+        rate_limits=rate_limiter,
     )
     api_server = providers.Singleton(
         ApiServer,
@@ -219,6 +252,8 @@ class Roles(containers.DeclarativeContainer):
         leadership=leadership,
         recovery=use_cases.recovery,
         waves=use_cases.wave_recovery,
+        alerts=use_cases.alerts,
+        alert_interval=core.config.provided.alerts.evaluation_interval_seconds,
     )
     status_applier = providers.Singleton(
         StatusApplier,

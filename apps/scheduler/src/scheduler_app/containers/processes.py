@@ -42,7 +42,7 @@ class ClusterContainer(containers.DeclarativeContainer):
     core = providers.Container(Core, config=config)
     metrics = providers.Singleton(Metrics)
     storage = providers.Container(PostgresStorage, config=config, metrics=metrics)
-    messaging = providers.Container(BrokerMessaging, config=config)
+    messaging = providers.Container(BrokerMessaging, config=config, metrics=metrics)
     executors = providers.Container(Executors, config=config)
     use_cases = providers.Container(
         UseCases, core=core, storage=storage, messaging=messaging, executors=executors

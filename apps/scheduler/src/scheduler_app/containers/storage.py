@@ -1,6 +1,7 @@
 """Storage containers: the repositories and the dispatch wake-up of each backend.
 
 The run repository counts the dispatches, ends and retries it stores in the process's metrics.
+PostgreSQL's calls go through a circuit breaker, shown in those metrics too.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from scheduler_app import resources
+from scheduler_app.containers.breakers import circuit_breaker
 from scheduler_config import AppConfig
 from scheduler_infrastructure import (
     LocalWakeup,
@@ -51,7 +53,8 @@ class PostgresStorage(containers.DeclarativeContainer):
 
     config = providers.Dependency(instance_of=AppConfig)
     metrics = providers.Dependency(instance_of=Metrics)
-    database = providers.Resource(resources.postgres_database, config)
+    breaker = providers.Singleton(circuit_breaker, "postgresql", config, metrics)
+    database = providers.Resource(resources.postgres_database, config, breaker)
     tasks = providers.Singleton(PostgresTaskRepository, db=database)
     runs = providers.Singleton(
         MeteredRunRepository, providers.Singleton(PostgresTaskRunRepository, db=database), metrics

@@ -16,16 +16,22 @@ class WorkerContainer(containers.DeclarativeContainer):
     """`scheduler worker`: a broker, the executors, and the API for registration; no database.
 
     With `worker.metrics_port` set, the worker reports through a reporter that counts its runs in
-    `metrics`; without, neither is built and no metrics library is loaded.
+    `metrics`, which also show the broker's circuit breaker; without, neither is built and no
+    metrics library is loaded.
     """
 
     config = providers.Dependency(instance_of=AppConfig)
     core = providers.Container(Core, config=config)
-    messaging = providers.Container(BrokerMessaging, config=config)
+    metrics = providers.Singleton(worker_metrics, slots=config.provided.worker.concurrency)
+    served_metrics = providers.Selector(
+        providers.Callable(worker_reporting, config.provided.worker.metrics_port),
+        metered=metrics.provided.metrics,
+        plain=providers.Object(None),
+    )
+    messaging = providers.Container(BrokerMessaging, config=config, metrics=served_metrics)
     executors = providers.Container(Executors, config=config)
     presence = providers.Resource(resources.worker_presence, config)
     queue_reporter = providers.Singleton(QueueRunReporter, queue=messaging.queue, clock=core.clock)
-    metrics = providers.Singleton(worker_metrics, slots=config.provided.worker.concurrency)
     reporter = providers.Selector(
         providers.Callable(worker_reporting, config.provided.worker.metrics_port),
         metered=providers.Singleton(metered_reporter, queue_reporter, metrics),

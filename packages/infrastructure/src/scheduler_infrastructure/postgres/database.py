@@ -10,6 +10,13 @@ Error kinds: a unique or foreign-key violation is a `Conflict`, a value the colu
 `InvalidInput`, a missing table is `SchemaNotCurrent`; connection failures, an exhausted pool,
 a cancelled statement and a closed database are `Unavailable`. Serialization failures and
 deadlocks are retried by `run()` a few times before they become `Unavailable`.
+
+Every turn at a connection (`session`, `transaction`, each attempt of `run`, `ping`, a dedicated
+connection) goes through the database's circuit breaker: once the server has failed
+`failure_threshold` of them in a row for availability (a lost or refused connection, no free
+connection within `connect_timeout`), they fail at once with `CircuitOpen` until a trial call
+succeeds. A statement the server cancelled (the statement timeout) or aborted (a serialization
+failure, a deadlock), and every other error it answers with, is no outage and is not counted.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from scheduler_errors import Conflict, InvalidInput, SchedulerError, Unavailable
+from scheduler_infrastructure.breaker import CircuitBreaker
 from scheduler_infrastructure.sql import SchemaNotCurrent
 
 T = TypeVar("T")
@@ -39,6 +47,8 @@ Connection = AsyncConnection[DictRow]
 #: Errors that say "another transaction got in the way": the whole transaction may simply be retried.
 _TRANSIENT = (errors.SerializationFailure, errors.DeadlockDetected)
 DEFAULT_ATTEMPTS = 3
+#: Operational errors that the server answered with, or that this process caused: no outage.
+_ANSWERED = (*_TRANSIENT, errors.QueryCanceled, errors.LockNotAvailable, PoolClosed)
 
 
 class Session:
@@ -70,9 +80,17 @@ class Session:
 class PostgresDatabase:
     """A pool of connections to one PostgreSQL database (and schema, through `search_path`)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Connection], *, where: str, conninfo: str = "") -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Connection],
+        *,
+        where: str,
+        conninfo: str = "",
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self._pool = pool
         self._conninfo = conninfo
+        self._breaker = breaker or CircuitBreaker("postgresql", failure_threshold=0)
         self.where = where
         """Where the database is, for messages: `user@host:port/dbname`, never the password."""
 
@@ -92,12 +110,14 @@ class PostgresDatabase:
         connect_timeout: float = 5.0,
         statement_timeout: float = 30.0,
         application_name: str = "scheduler",
+        breaker: CircuitBreaker | None = None,
     ) -> PostgresDatabase:
         """Connect to the database at `url` (a `postgresql://` URL or a libpq conninfo string).
 
         Waits up to `connect_timeout` seconds for `min_size` connections, and as long for a free
         connection later; statements running longer than `statement_timeout` seconds (0: no
         limit) are cancelled. `Unavailable`, saying where and why, when no connection is made.
+        Later calls go through `breaker` (none: no breaker); opening does not.
         """
         conninfo, where = _conninfo(
             url,
@@ -124,12 +144,13 @@ class PostgresDatabase:
         except PoolTimeout as exc:
             await pool.close()
             raise _cannot_connect(where, connect_timeout, "the pool could not open its connections") from exc
-        return cls(pool, where=where, conninfo=conninfo)
+        return cls(pool, where=where, conninfo=conninfo, breaker=breaker)
 
     async def dedicated_connection(self) -> Connection:
         """A new autocommit connection outside the pool (for LISTEN); the caller closes it."""
         try:
-            return await Connection.connect(self._conninfo, autocommit=True, row_factory=dict_row)
+            with self._breaker.guard(is_outage):
+                return await Connection.connect(self._conninfo, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
             self._raise_translated(exc)
 
@@ -149,8 +170,9 @@ class PostgresDatabase:
     async def session(self) -> AsyncIterator[Session]:
         """A connection in autocommit mode: each statement is a transaction of its own."""
         try:
-            async with self._checkout(transaction=False) as session:
-                yield session
+            with self._breaker.guard(is_outage):
+                async with self._checkout(transaction=False) as session:
+                    yield session
         except psycopg.Error as exc:
             self._raise_translated(exc)
 
@@ -158,8 +180,9 @@ class PostgresDatabase:
     async def transaction(self) -> AsyncIterator[Session]:
         """A transaction: committed when the block ends, rolled back if it raises."""
         try:
-            async with self._checkout(transaction=True) as session:
-                yield session
+            with self._breaker.guard(is_outage):
+                async with self._checkout(transaction=True) as session:
+                    yield session
         except psycopg.Error as exc:
             self._raise_translated(exc)
 
@@ -177,8 +200,9 @@ class PostgresDatabase:
         """
         for attempt in range(1, attempts + 1):
             try:
-                async with self._checkout(transaction=transaction) as session:
-                    return await work(session)
+                with self._breaker.guard(is_outage):
+                    async with self._checkout(transaction=transaction) as session:
+                        return await work(session)
             except _TRANSIENT as exc:
                 if attempt == attempts:
                     raise Unavailable(
@@ -210,6 +234,14 @@ class PostgresDatabase:
         if translated is None:
             raise exc
         raise translated from exc
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc`, raised in a turn at a connection, says the server is unreachable or lost (the
+    errors the circuit breaker counts), rather than answering with an error of its own."""
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not isinstance(
+        exc, _ANSWERED
+    )
 
 
 def translate_error(exc: psycopg.Error, *, where: str) -> SchedulerError | None:

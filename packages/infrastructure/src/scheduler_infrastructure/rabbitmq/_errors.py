@@ -27,6 +27,15 @@ CONNECTION_LOST: tuple[type[Exception], ...] = (
 )
 #: The same, and the translated kind, for the paths that only log.
 SETTLE_ERRORS: tuple[type[Exception], ...] = (*BROKER_ERRORS, Unavailable)
+#: A broker that is unreachable, lost or silent past a timeout: what the circuit breaker counts.
+_OUTAGES: tuple[type[Exception], ...] = (*CONNECTION_LOST, OSError, asyncio.TimeoutError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (a driver error, or the `Unavailable` it was translated into) says the broker
+    is unreachable or does not answer, rather than refusing what it was asked."""
+    cause = exc.__cause__ if isinstance(exc, Unavailable) else exc
+    return isinstance(cause, _OUTAGES)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustQueue
 
 from scheduler_domain import Message
-from scheduler_infrastructure.rabbitmq._errors import BROKER_ERRORS, CONNECTION_LOST, translated
+from scheduler_infrastructure.rabbitmq._errors import CONNECTION_LOST, translated
 from scheduler_infrastructure.rabbitmq._topology import Topology
 from scheduler_infrastructure.rabbitmq.delivery import DELIVERIES_HEADER
 
@@ -107,12 +107,9 @@ class ConfirmedPublisher:
                     self._declared[routing_key] = queue
         return queue
 
-    async def ping(self) -> bool:
-        """True when the broker answers on this channel."""
-        try:
-            async with asyncio.timeout(min(self._timeout, 5.0)):
-                channel = await self._channel.get_underlay_channel()
-                await channel.exchange_declare(exchange=self._topology.exchange, passive=True)
-        except BROKER_ERRORS:
-            return False
-        return True
+    async def check(self) -> None:
+        """Return once the broker answered on this channel; raises what aio-pika raised, or
+        `TimeoutError` past the timeout (5 s at most)."""
+        async with asyncio.timeout(min(self._timeout, 5.0)):
+            channel = await self._channel.get_underlay_channel()
+            await channel.exchange_declare(exchange=self._topology.exchange, passive=True)

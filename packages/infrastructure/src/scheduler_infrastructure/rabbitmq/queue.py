@@ -19,10 +19,12 @@ from aio_pika.exceptions import ChannelInvalidStateError
 from scheduler_domain import Message, decode_message, encode_message
 from scheduler_errors import InvalidInput, Unavailable
 from scheduler_foundation import Clock, SystemClock
+from scheduler_infrastructure.breaker import CircuitBreaker
 from scheduler_infrastructure.memory.queue import DEAD_LETTER_PREFIX
 from scheduler_infrastructure.rabbitmq._errors import (
     BROKER_ERRORS,
     SETTLE_ERRORS,
+    is_outage,
     redacted,
     translated,
 )
@@ -75,6 +77,13 @@ class RabbitMQQueue:
     `reconnect_interval` seconds and restores channels, queues and consumers; `publish` waits
     for that up to `publish_timeout` seconds. Deliveries made before the loss can no longer be
     settled (`Unavailable`); the broker delivers those messages again.
+
+    Publishes, `depth` and `ping` go through `breaker`: once the broker failed enough of them in a
+    row (unreachable, or silent past `publish_timeout`), they fail at once with `CircuitOpen`
+    until a trial call succeeds. A refusal by the broker (a nack, a return) is not counted.
+    Settling is not guarded: an ack waits for no answer (it fails at once when its channel is
+    gone), and one refused while its channel lives would leave the message unacknowledged there
+    until the channel closes. Nor are subscribing and the pushes, which aio-pika restores.
     """
 
     def __init__(
@@ -85,8 +94,10 @@ class RabbitMQQueue:
         topology: Topology,
         max_deliveries: int = 5,
         clock: Clock | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
-        """Use `connect`; `publisher` publishes on its own channel of `connection`."""
+        """Use `connect`; `publisher` publishes on its own channel of `connection`. Without a
+        `breaker`, every call goes to the broker."""
         if max_deliveries < 1:
             raise InvalidInput.for_field("max_deliveries", "must be at least 1")
         self._connection = connection
@@ -94,6 +105,7 @@ class RabbitMQQueue:
         self._topology = topology
         self._max_deliveries = max_deliveries
         self._clock = clock or SystemClock()
+        self._breaker = breaker or CircuitBreaker("rabbitmq", failure_threshold=0)
         self._consumers: set[_Consumer] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -111,6 +123,7 @@ class RabbitMQQueue:
         reconnect_interval: float = 1.0,
         publish_timeout: float = 10.0,
         clock: Clock | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> RabbitMQQueue:
         """A queue on the broker at `url`; `Unavailable` if it does not answer.
 
@@ -146,6 +159,7 @@ class RabbitMQQueue:
             topology=topology,
             max_deliveries=max_deliveries,
             clock=clock,
+            breaker=breaker,
         )
 
     async def publish(self, routing_key: str, message: Message, *, priority: int = 0) -> None:
@@ -161,7 +175,10 @@ class RabbitMQQueue:
             raise InvalidInput.for_field("payload", f"cannot be encoded for the queue: {exc}") from exc
         if self._closed:
             raise Unavailable("the RabbitMQ queue is closed")
-        await self._publisher.send(routing_key, outgoing(body, message, self._topology.priority(priority)))
+        with self._breaker.guard(is_outage):
+            await self._publisher.send(
+                routing_key, outgoing(body, message, self._topology.priority(priority))
+            )
 
     def consume(self, routing_keys: Sequence[str], *, prefetch: int) -> AsyncIterator[RabbitMQDelivery]:
         """Deliveries from the named queues, at most `prefetch` unsettled at a time.
@@ -178,7 +195,7 @@ class RabbitMQQueue:
 
     async def depth(self, routing_key: str) -> int:
         """How many messages of `routing_key` wait undelivered (expired ones included)."""
-        with translated(f"measuring {routing_key}"):
+        with translated(f"measuring {routing_key}"), self._breaker.guard(is_outage):
             queue = await self._publisher.queue(routing_key)
             declared = await queue.declare()
         return int(declared.message_count or 0)
@@ -187,7 +204,12 @@ class RabbitMQQueue:
         """True when the broker answers on the publishing channel and the queue is open."""
         if self._closed or self._connection.is_closed:
             return False
-        return await self._publisher.ping()
+        try:
+            with self._breaker.guard(is_outage):
+                await self._publisher.check()
+        except SETTLE_ERRORS:  # down, or refused at once by the breaker
+            return False
+        return True
 
     async def close(self) -> None:
         """End every consumer's iterator and close the connection.

@@ -21,6 +21,12 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the server is unreachable, lost or not answering in time (the errors the
+    circuit breaker counts), rather than refusing a command."""
+    return isinstance(exc, TRANSIENT)
+
+
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
     """Raise `Unavailable` for any Redis error inside the block, naming what was being done."""

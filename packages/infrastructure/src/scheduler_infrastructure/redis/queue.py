@@ -21,7 +21,8 @@ from redis.exceptions import RedisError
 from scheduler_domain import Message, decode_message, encode_message
 from scheduler_errors import InvalidInput, Unavailable
 from scheduler_foundation import Clock, Coalescer, SystemClock
-from scheduler_infrastructure.redis._errors import TRANSIENT, redacted, translated
+from scheduler_infrastructure.breaker import CircuitBreaker, CircuitOpen
+from scheduler_infrastructure.redis._errors import TRANSIENT, is_outage, redacted, translated
 from scheduler_infrastructure.redis._layout import Stream, StreamLayout
 from scheduler_infrastructure.redis._streams import GroupStreams
 from scheduler_infrastructure.redis.delivery import ConsumerSlots, RedisDelivery, Taken
@@ -49,6 +50,11 @@ class RedisStreamsQueue:
     consumer holds are kept from looking idle (`XCLAIM ... JUSTID`) however long it works on them.
     When the server goes away, consumers back off and retry; groups a restarted server lost are
     recreated. `close` hands unsettled messages back to their streams.
+
+    Publishes, fetches, settles, `depth` and `ping` go through `breaker`: once Redis failed
+    enough of them in a row (a refused or lost connection, a timeout), they fail at once with
+    `CircuitOpen` until a trial call succeeds; a consumer then waits instead of asking. Handing
+    messages back and keeping them held are not guarded (they only log).
     """
 
     def __init__(
@@ -64,9 +70,11 @@ class RedisStreamsQueue:
         max_deliveries: int = 5,
         block_ms: int = 1_000,
         clock: Clock | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """Use `connect` unless the client is built elsewhere; `consumer` names this process in the
-        group (default: host, pid and a random suffix, so each process is its own consumer)."""
+        group (default: host, pid and a random suffix, so each process is its own consumer).
+        Without a `breaker`, every call goes to Redis."""
         _check_options(priority_levels, max_stream_length, claim_idle_ms, max_deliveries, block_ms)
         self._streams = GroupStreams(
             client=client,
@@ -80,6 +88,7 @@ class RedisStreamsQueue:
         self._claim_idle_ms = claim_idle_ms
         self._block_ms = block_ms
         self._clock = clock or SystemClock()
+        self._breaker = breaker or CircuitBreaker("redis", failure_threshold=0)
         self._taken: dict[tuple[str, bytes], Taken] = {}  # pending to this object, not settled yet
         # Publishes and acks made while one is in flight share the next round trip.
         self._publishes: Coalescer[tuple[Stream, bytes]] = Coalescer(self._streams.add_many)
@@ -102,6 +111,7 @@ class RedisStreamsQueue:
         max_deliveries: int = 5,
         block_ms: int = 1_000,
         clock: Clock | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> RedisStreamsQueue:
         """A queue on the Redis server at `url`; `Unavailable` if it does not answer."""
         client = Redis.from_url(
@@ -121,6 +131,7 @@ class RedisStreamsQueue:
             max_deliveries=max_deliveries,
             block_ms=block_ms,
             clock=clock,
+            breaker=breaker,
         )
         try:
             with translated(f"connecting to {redacted(url)}"):
@@ -152,7 +163,7 @@ class RedisStreamsQueue:
             raise InvalidInput.for_field("payload", f"cannot be encoded for the queue: {exc}") from exc
         if self.closed:
             raise Unavailable("the Redis queue is closed")
-        with translated(f"publishing to {routing_key}"):
+        with translated(f"publishing to {routing_key}"), self._breaker.guard(is_outage):
             await self._publishes.submit(
                 (self._layout.stream(routing_key, self._layout.level(priority)), data)
             )
@@ -172,7 +183,7 @@ class RedisStreamsQueue:
 
     async def depth(self, routing_key: str) -> int:
         """How many messages of `routing_key` wait undelivered (expired ones included)."""
-        with translated(f"measuring {routing_key}"):
+        with translated(f"measuring {routing_key}"), self._breaker.guard(is_outage):
             return await self._streams.undelivered(self._layout.streams([routing_key]))
 
     async def ping(self) -> bool:
@@ -180,8 +191,9 @@ class RedisStreamsQueue:
         if self.closed:
             return False
         try:
-            return bool(await self._streams.client.ping())
-        except (RedisError, OSError):
+            with self._breaker.guard(is_outage):
+                return bool(await self._streams.client.ping())
+        except (RedisError, OSError, Unavailable):
             return False
 
     async def close(self) -> None:
@@ -231,6 +243,8 @@ class RedisStreamsQueue:
         next look for entries of dead consumers."""
         block_ms = int(min(self._block_ms, (slots.next_claim - time.monotonic()) * 1000))
         if block_ms >= 1:
+            # Not through the breaker: it follows a fetch that went through, and a wait of up to
+            # `block_ms` would hold a half-open breaker's place for a trial that long.
             await self._unless_closed(self._streams.wait_for_more(streams, tails, block_ms))
 
     async def _fetch(self, streams: list[Stream], slots: ConsumerSlots) -> tuple[list[Taken], list[bytes]]:
@@ -238,7 +252,8 @@ class RedisStreamsQueue:
         reclaim = now >= slots.next_claim
         if reclaim:
             slots.next_claim = now + self._claim_idle_ms / 2000
-        fetched, tails = await self._streams.fetch(streams, want=slots.free, reclaim=reclaim)
+        with self._breaker.guard(is_outage):
+            fetched, tails = await self._streams.fetch(streams, want=slots.free, reclaim=reclaim)
         taken = []
         for entry in fetched:
             if entry.key not in self._taken:  # else ours already: reclaimed while we hold it
@@ -273,7 +288,7 @@ class RedisStreamsQueue:
         if taken.settled:
             raise Unavailable("the Redis queue was closed first; the message went back to its stream")
         self._taken.pop(taken.key, None)
-        with translated(f"settling a message of {taken.stream.routing_key}"):
+        with translated(f"settling a message of {taken.stream.routing_key}"), self._breaker.guard(is_outage):
             if requeue is None:
                 await self._acks.submit(taken)
             else:
@@ -327,6 +342,12 @@ class RedisStreamsQueue:
                 await self._streams.refresh(list(self._taken.values()))
             except (RedisError, OSError) as exc:
                 logger.debug("could not refresh held messages: %s", exc)
+
+    async def _wait_out(self, refusal: CircuitOpen) -> None:
+        """Pause a consumer while the breaker refuses calls: until a trial may go through, waking at
+        least every `_MAX_BACKOFF` seconds (another consumer's trial may close it sooner)."""
+        pause = min(max(refusal.retry_after or 0.0, _FIRST_BACKOFF), _MAX_BACKOFF)
+        await self._unless_closed(asyncio.sleep(pause))
 
     async def _back_off(self, exc: BaseException, delay: float) -> float:
         if delay == _FIRST_BACKOFF:
@@ -393,6 +414,9 @@ class _Deliveries:
     async def _fill(self) -> None:
         try:
             taken = await self._queue._take(self._streams, self._slots)
+        except CircuitOpen as exc:
+            await self._queue._wait_out(exc)
+            return
         except TRANSIENT as exc:
             self._backoff = await self._queue._back_off(exc, self._backoff)
             return
