@@ -24,6 +24,7 @@ class TaskStorage(containers.DeclarativeContainer):
     runs = providers.Singleton(FakeTaskRunRepository)
     tasks = providers.Singleton(FakeTaskRepository, runs)
     wakeup = providers.Singleton(FakeWakeup)
+    manual_runs: providers.Object[None] = providers.Object(None)
 
 
 @pytest.fixture

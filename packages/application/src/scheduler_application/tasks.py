@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -48,6 +48,20 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
+class ManualRunStore(Protocol):
+    """A run store that stores a manual run with what it copies from its task in one round trip.
+
+    Optional, like `PendingRunClaims`: `TaskControl` is given one where the store offers it
+    (PostgreSQL), and otherwise reads the task, then stores the run.
+    """
+
+    async def add_from_task(self, run: TaskRun) -> TaskRun | None:
+        """Store `run` with the `task_type`, `priority` and `timeout_seconds` of its task as stored
+        now (its own are ignored); None, storing nothing, when the task does not exist or does
+        not accept runs, or a run holds the idempotency key already."""
+        ...
+
+
 class TaskControl:
     """The use cases of managing tasks."""
 
@@ -60,12 +74,15 @@ class TaskControl:
         wakeup: DispatchWakeup,
         executors: Mapping[str, TaskCheck | None],
         tracer: Tracer | None = None,
+        manual_runs: ManualRunStore | None = None,
     ) -> None:
         """`executors`: the executor names a task may use, each with the check of its command
         and arguments when the executor offers one. A triggered run stores the `traceparent` of
-        `tracer`'s current span (the request's), so that its dispatch and execution continue it."""
+        `tracer`'s current span (the request's), so that its dispatch and execution continue it.
+        `manual_runs`, when given, must work on the same store as `tasks` and `runs`."""
         self._tasks = tasks
         self._runs = runs
+        self._manual_runs = manual_runs
         self._clock = clock
         self._wakeup = wakeup
         self._executors = executors
@@ -141,18 +158,10 @@ class TaskControl:
         """
         check_idempotency_key(idempotency_key)
         check_storable("arguments", arguments)
-        task = await self._tasks.get(task_id)
-        if not task.accepts_runs():
-            raise Conflict(f"task {task_id} is archived and cannot be triggered")
-        if arguments:  # merged over the task's, as the dispatcher merges them
-            self._check_command(task, {**task.arguments, **arguments})
         now = self._clock.now()
         run = TaskRun(
-            task_id=task.id,
+            task_id=task_id,
             trigger=Trigger.MANUAL,
-            task_type=task.task_type,
-            priority=task.priority,
-            timeout_seconds=task.timeout_seconds,
             arguments=dict(arguments) if arguments is not None else None,
             idempotency_key=idempotency_key,
             scheduled_for=now,
@@ -160,9 +169,24 @@ class TaskControl:
             updated_at=now,
             traceparent=self._tracer.traceparent(),
         )
-        stored = await self._runs.add(run)
+        # Arguments are checked against the task's command, so that path reads the task first; so
+        # does every trigger the one-step store declines (it then finds out why).
+        stored = await self._manual_runs.add_from_task(run) if self._manual_runs and not arguments else None
+        if stored is None:
+            stored = await self._runs.add(await self._copying_task(run))
         self._wakeup.notify()
         return stored
+
+    async def _copying_task(self, run: TaskRun) -> TaskRun:
+        """`run` with what it copies from its task, once the task is found to accept it."""
+        task = await self._tasks.get(run.task_id)
+        if not task.accepts_runs():
+            raise Conflict(f"task {task.id} is archived and cannot be triggered")
+        if run.arguments:  # merged over the task's, as the dispatcher merges them
+            self._check_command(task, {**task.arguments, **run.arguments})
+        return msgspec.structs.replace(
+            run, task_type=task.task_type, priority=task.priority, timeout_seconds=task.timeout_seconds
+        )
 
     async def _check_references(self, task: Task) -> None:
         if task.executor_name not in self._executors:

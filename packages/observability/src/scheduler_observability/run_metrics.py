@@ -30,6 +30,10 @@ class _ClaimsWithTasks(Protocol):
     ) -> tuple[list[TaskRun], dict[int, Task]]: ...
 
 
+class _ManualRunStore(Protocol):
+    async def add_from_task(self, run: TaskRun) -> TaskRun | None: ...
+
+
 class MeteredRunRepository:
     """A `TaskRunRepository` that counts in `metrics` the dispatches, ends and retries it stores."""
 
@@ -40,6 +44,10 @@ class MeteredRunRepository:
     async def add(self, run: TaskRun) -> TaskRun:
         """See `TaskRunRepository.add`."""
         return await self._runs.add(run)
+
+    async def add_from_task(self, run: TaskRun) -> TaskRun | None:
+        """The wrapped store's one-step manual run (PostgreSQL's: see `ManualRunStore`)."""
+        return await cast("_ManualRunStore", self._runs).add_from_task(run)
 
     async def get(self, run_id: int) -> TaskRun:
         """See `TaskRunRepository.get`."""

@@ -121,6 +121,7 @@ class UseCases(containers.DeclarativeContainer):
         wakeup=storage.wakeup,
         executors=executors.checks,
         tracer=core.tracer,
+        manual_runs=storage.manual_runs,
     )
     dependency_release = providers.Singleton(
         DependencyRelease, runs=storage.runs, tasks=storage.tasks, clock=core.clock, wakeup=storage.wakeup

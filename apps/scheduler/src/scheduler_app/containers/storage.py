@@ -41,6 +41,7 @@ class SqliteStorage(containers.DeclarativeContainer):
         MeteredRunRepository, providers.Singleton(SqliteTaskRunRepository, db=database), metrics
     )
     pending_claims: providers.Object[None] = providers.Object(None)  # claims, then reads the tasks
+    manual_runs: providers.Object[None] = providers.Object(None)  # reads the task, then stores the run
     workers = providers.Singleton(SqliteWorkerRepository, db=database)
     api_keys = providers.Singleton(SqliteApiKeyRepository, db=database)
     audit_log = providers.Singleton(SqliteAuditLogRepository, db=database)
@@ -60,6 +61,7 @@ class PostgresStorage(containers.DeclarativeContainer):
         MeteredRunRepository, providers.Singleton(PostgresTaskRunRepository, db=database), metrics
     )
     pending_claims = runs  # claims runs and reads their tasks in one statement
+    manual_runs = runs  # reads a manual run's task and stores the run in one statement
     workers = providers.Singleton(PostgresWorkerRepository, db=database)
     api_keys = providers.Singleton(PostgresApiKeyRepository, db=database)
     audit_log = providers.Singleton(PostgresAuditLogRepository, db=database)

@@ -1,0 +1,144 @@
+"""A manual run stored with what it copies from its task, read in the same statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from scheduler_application import TaskControl
+from scheduler_domain import Priority, RunStatus, TaskRun, TaskStatus, TaskType, Trigger
+from scheduler_errors import Conflict, InvalidInput, NotFound
+from scheduler_infrastructure import PostgresDatabase, PostgresTaskRepository, PostgresTaskRunRepository
+from scheduler_testing import FakeClock, FakeWakeup, a_task
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def manual(task_id: int, **fields: object) -> TaskRun:
+    """A manual run as `TaskControl.trigger` makes it, before its task's fields are known."""
+    return TaskRun(task_id=task_id, scheduled_for=T0, created_at=T0, updated_at=T0, **fields)  # type: ignore[arg-type]
+
+
+async def test_the_run_takes_the_tasks_type_priority_and_timeout_as_stored_now(db: PostgresDatabase) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task(task_type=TaskType.PYTHON, command="m:f", priority=Priority.HIGH))
+    task = await tasks.update(msgspec.structs.replace(task, priority=Priority.CRITICAL, timeout_seconds=42))
+
+    stored = await runs.add_from_task(
+        manual(task.id, arguments={"x": 1}, traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    )
+
+    assert stored is not None
+    assert (stored.task_type, stored.priority, stored.timeout_seconds) == (
+        TaskType.PYTHON,
+        Priority.CRITICAL,
+        42,
+    )
+    assert (stored.status, stored.arguments, stored.scheduled_for) == (RunStatus.PENDING, {"x": 1}, T0)
+    assert stored == await runs.get(stored.id)
+    claimed = await runs.claim_pending(T0, 10)
+    assert [run.id for run in claimed] == [stored.id]  # its priority rank was stored with it
+
+
+async def test_no_run_for_a_missing_or_archived_task(db: PostgresDatabase) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task())
+    await tasks.update(msgspec.structs.replace(task, status=TaskStatus.ARCHIVED))
+
+    assert await runs.add_from_task(manual(task.id)) is None
+    assert await runs.add_from_task(manual(task.id + 1000)) is None
+    assert (await runs.count_by_status([RunStatus.PENDING]))[RunStatus.PENDING] == 0
+
+
+async def test_a_paused_task_still_takes_manual_runs(db: PostgresDatabase) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task())
+    await tasks.update(msgspec.structs.replace(task, status=TaskStatus.PAUSED))
+
+    assert await runs.add_from_task(manual(task.id)) is not None
+
+
+async def test_a_taken_idempotency_key_stores_nothing_more(db: PostgresDatabase) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task())
+
+    first = await runs.add_from_task(manual(task.id, idempotency_key="k"))
+    again = await runs.add_from_task(manual(task.id, idempotency_key="k"))
+
+    assert first is not None
+    assert again is None
+    assert (await runs.count_by_status([RunStatus.PENDING]))[RunStatus.PENDING] == 1
+
+
+class CountedRuns(PostgresTaskRunRepository):
+    """Counts the runs stored the long way (`add`, after reading the task)."""
+
+    added = 0
+
+    async def add(self, run: TaskRun) -> TaskRun:
+        self.added += 1
+        return await super().add(run)
+
+
+class TestTriggerInOneStep:
+    """`TaskControl.trigger` with the one-step store answers as it does without one."""
+
+    @pytest.fixture
+    def runs(self, db: PostgresDatabase) -> CountedRuns:
+        return CountedRuns(db=db)
+
+    @pytest.fixture
+    def control(self, db: PostgresDatabase, runs: CountedRuns) -> TaskControl:
+        def refuse_bad(command: str, arguments: dict[str, object]) -> None:
+            if arguments.get("bad"):
+                raise InvalidInput.for_field("arguments.bad", "refused by the executor")
+
+        return TaskControl(
+            tasks=PostgresTaskRepository(db=db),
+            runs=runs,
+            clock=FakeClock(T0),
+            wakeup=FakeWakeup(),
+            executors={"shell": refuse_bad, "python": None},
+            manual_runs=runs,
+        )
+
+    async def test_a_run_is_made_in_one_step_with_the_tasks_fields(
+        self, control: TaskControl, runs: CountedRuns
+    ) -> None:
+        task = await control.create(a_task(task_type=TaskType.PYTHON, command="m:f", priority=Priority.HIGH))
+
+        run = await control.trigger(task.id)
+
+        assert runs.added == 0  # not the long way
+        assert (run.task_type, run.priority, run.trigger, run.status) == (
+            TaskType.PYTHON,
+            Priority.HIGH,
+            Trigger.MANUAL,
+            RunStatus.PENDING,
+        )
+
+    async def test_unknown_archived_and_repeated_keys_answer_as_without_it(
+        self, control: TaskControl
+    ) -> None:
+        task = await control.create(a_task())
+        first = await control.trigger(task.id, idempotency_key="deploy-1")
+
+        again = await control.trigger(task.id, idempotency_key="deploy-1")
+        with pytest.raises(NotFound):
+            await control.trigger(task.id + 1000)
+        await control.archive(task.id)
+        with pytest.raises(Conflict, match="archived"):
+            await control.trigger(task.id)
+
+        assert again == first
+
+    async def test_arguments_are_still_checked_against_the_command(self, control: TaskControl) -> None:
+        task = await control.create(a_task())
+
+        with pytest.raises(InvalidInput):
+            await control.trigger(task.id, arguments={"bad": True})
+        run = await control.trigger(task.id, arguments={"bad": False})
+
+        assert run.arguments == {"bad": False}
