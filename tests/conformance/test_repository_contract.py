@@ -374,6 +374,22 @@ async def test_workers_are_saved_listed_by_id_and_removed(stores: Stores) -> Non
         await stores.workers.remove("w-2")
 
 
+async def test_a_registration_takes_an_id_unless_another_registrant_holds_it(stores: Stores) -> None:
+    mine = a_worker("w-1", status=WorkerStatus.ONLINE, registered_by="apikey:1:a")
+    theirs = a_worker("w-1", status=WorkerStatus.ONLINE, registered_by="apikey:2:b", port=9)
+
+    assert await stores.workers.register(mine)
+    assert await stores.workers.register(msgspec.structs.replace(mine, current_task_count=1))
+    assert not await stores.workers.register(theirs)
+    assert await stores.workers.get("w-1") == msgspec.structs.replace(mine, current_task_count=1)
+
+    await stores.workers.save(msgspec.structs.replace(mine, status=WorkerStatus.OFFLINE))
+    assert await stores.workers.register(theirs)  # an offline worker's id is free
+    await stores.workers.save(msgspec.structs.replace(theirs, registered_by=None))
+    assert await stores.workers.register(mine)  # so is one no worker key registered
+    assert await stores.workers.get("w-1") == mine
+
+
 async def test_workers_are_listed_in_code_point_order_of_their_ids(stores: Stores) -> None:
     ids = ["b", "B", "a_1", "a-1", "a1", "Z", "é"]
     for worker_id in ids:

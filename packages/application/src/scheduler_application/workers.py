@@ -7,6 +7,7 @@ import msgspec
 from scheduler_domain import (
     Page,
     Principal,
+    Role,
     WorkerInfo,
     WorkerRepository,
     WorkerStatus,
@@ -35,7 +36,6 @@ class WorkerRegistry:
         is not offline: see `WorkerInfo.answers_to`.
         """
         check_registration(worker)
-        await self._check_free(worker.id, by)
         now = self._clock.now()
         online = msgspec.structs.replace(
             worker,
@@ -45,7 +45,20 @@ class WorkerRegistry:
             current_task_count=0,
             registered_by=by.subject if by is not None else None,
         )
-        return await self._workers.save(online)
+        if by is None or by.role is not Role.WORKER:  # operators and admins register over anyone
+            return await self._workers.save(online)
+        for _ in range(2):  # the holder may be forgotten between the refusal and the read
+            if await self._workers.register(online):  # checked and stored in one step
+                return online
+            try:
+                held = await self.get(worker.id)
+            except NotFound:
+                continue
+            raise Conflict(
+                f"worker {worker.id!r} is {held.status.value} under another worker key: stop it, or"
+                " wait until the scheduler marks it offline, or register under another worker id"
+            )
+        raise Conflict(f"worker {worker.id!r} is being registered under another worker key at the same time")
 
     async def heartbeat(
         self,
@@ -66,17 +79,6 @@ class WorkerRegistry:
         """Forget a worker that stopped; `PermissionDenied` when `by` may not deregister it."""
         self._answering(await self.get(worker_id), by)
         await self._workers.remove(worker_id)
-
-    async def _check_free(self, worker_id: str, by: Principal | None) -> None:
-        try:
-            held = await self.get(worker_id)
-        except NotFound:
-            return
-        if held.status is not WorkerStatus.OFFLINE and not held.answers_to(by):
-            raise Conflict(
-                f"worker {worker_id!r} is {held.status.value} under another worker key: stop it, or"
-                " wait until the scheduler marks it offline, or register under another worker id"
-            )
 
     @staticmethod
     def _answering(worker: WorkerInfo, by: Principal | None) -> WorkerInfo:

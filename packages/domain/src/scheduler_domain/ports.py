@@ -191,6 +191,13 @@ class WorkerRepository(Protocol):
         """Insert or replace the worker with `worker.id`."""
         ...
 
+    async def register(self, worker: WorkerInfo) -> bool:
+        """Insert or replace the worker with `worker.id` unless another registrant holds that id:
+        a stored worker that is not offline, registered by someone (`registered_by`) other than
+        `worker.registered_by`. One atomic step: of two registrants racing for an id, one wins.
+        True when stored."""
+        ...
+
     async def get(self, worker_id: str) -> WorkerInfo:
         """The worker with `worker_id`."""
         ...

@@ -22,6 +22,7 @@ from scheduler_domain import (
     TaskStatus,
     Trigger,
     WorkerInfo,
+    WorkerStatus,
 )
 from scheduler_errors import Conflict, NotFound
 
@@ -295,6 +296,18 @@ class FakeWorkerRepository:
         """Insert or replace."""
         self.rows[worker.id] = worker
         return worker
+
+    async def register(self, worker: WorkerInfo) -> bool:
+        """Insert or replace, unless another registrant holds the id (not offline)."""
+        held = self.rows.get(worker.id)
+        if (
+            held is not None
+            and held.status is not WorkerStatus.OFFLINE
+            and held.registered_by not in (None, worker.registered_by)
+        ):
+            return False
+        self.rows[worker.id] = worker
+        return True
 
     async def get(self, worker_id: str) -> WorkerInfo:
         """The worker, or `NotFound`."""

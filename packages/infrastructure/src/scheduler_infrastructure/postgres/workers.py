@@ -9,6 +9,11 @@ from scheduler_infrastructure.postgres.database import PostgresDatabase
 from scheduler_infrastructure.postgres.worker_rows import COLUMNS, params_of, worker_of
 
 _SAVE = upsert_statement("workers", COLUMNS, "id")
+# The row is replaced only while no other registrant holds it (see `WorkerRepository.register`).
+_REGISTER = (
+    f"{_SAVE} WHERE workers.status = 'offline' OR workers.registered_by IS NULL"
+    " OR workers.registered_by = excluded.registered_by RETURNING id"
+)
 
 
 class PostgresWorkerRepository:
@@ -22,6 +27,12 @@ class PostgresWorkerRepository:
         params = params_of(worker)
         await self._db.run(lambda session: session.execute(_SAVE, params), transaction=False)
         return worker
+
+    async def register(self, worker: WorkerInfo) -> bool:
+        """See `WorkerRepository.register`: one conditional upsert."""
+        params = params_of(worker)
+        row = await self._db.run(lambda session: session.fetch_one(_REGISTER, params), transaction=False)
+        return row is not None
 
     async def get(self, worker_id: str) -> WorkerInfo:
         """The worker, or `NotFound`."""

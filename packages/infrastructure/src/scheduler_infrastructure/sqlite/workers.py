@@ -9,6 +9,11 @@ from scheduler_infrastructure.sqlite.database import SqliteDatabase
 from scheduler_infrastructure.sqlite.worker_rows import COLUMNS, params_of, worker_of
 
 _SAVE = upsert_statement("workers", COLUMNS, "id")
+# The row is replaced only while no other registrant holds it (see `WorkerRepository.register`).
+_REGISTER = (
+    f"{_SAVE} WHERE workers.status = 'offline' OR workers.registered_by IS NULL"
+    " OR workers.registered_by = excluded.registered_by RETURNING id"
+)
 
 
 class SqliteWorkerRepository:
@@ -22,6 +27,12 @@ class SqliteWorkerRepository:
         async with self._db.transaction() as session:
             await session.execute(_SAVE, params_of(worker))
         return worker
+
+    async def register(self, worker: WorkerInfo) -> bool:
+        """See `WorkerRepository.register`: one conditional upsert."""
+        async with self._db.transaction() as session:
+            row = await session.fetch_one(_REGISTER, params_of(worker))
+        return row is not None
 
     async def get(self, worker_id: str) -> WorkerInfo:
         """The worker, or `NotFound`."""
