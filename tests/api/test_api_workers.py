@@ -77,6 +77,8 @@ async def test_register_with_bad_input_is_422_and_stores_nothing(
         ({"max_concurrent_tasks": 2**40}, "max_concurrent_tasks"),
         ({"hostname": "h\x00"}, "hostname"),
         ({"id": "w\x00"}, "id"),
+        ({"id": "w" * 321}, "id"),
+        ({"hostname": "h" * 321}, "hostname"),
         ({"metadata": {"rack": "\x00"}}, "metadata.rack"),
     ],
 )

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from scheduler_errors import Conflict
+from scheduler_errors import Conflict, SchedulerError
 from scheduler_infrastructure import PostgresDatabase, PostgresTaskRepository, migrate_postgres
 from scheduler_infrastructure.breaker import BreakerState, CircuitBreaker, CircuitOpen
 from scheduler_testing import a_task
@@ -125,6 +125,8 @@ async def test_errors_the_server_answers_with_do_not_open_it(
     for _ in range(THRESHOLD * 3):
         with pytest.raises(Conflict):
             await tasks.add(a_task(name="taken"))
+        with pytest.raises(SchedulerError):  # an operational error of the request's making (54000)
+            await db.run(lambda session: session.fetch_one("SELECT array_fill(1, ARRAY[1000000000])"))
 
     assert breaker.state is BreakerState.CLOSED
     await proxy.refuse()  # whereas the server's absence does, from the first failure on

@@ -136,15 +136,26 @@ def test_a_bucket_full_again_is_dropped(clock: FakeMonotonic) -> None:
     assert len(limited) == 1
 
 
-def test_the_least_recently_used_bucket_makes_room_for_a_new_one(clock: FakeMonotonic) -> None:
-    limited = buckets(clock, per_second=0.001, burst=1, max_buckets=2)
+def test_a_bucket_full_again_makes_room_for_a_new_one(clock: FakeMonotonic) -> None:
+    limited = buckets(clock, per_second=1, burst=1, max_buckets=2)
     limited.take("old")
     limited.take("recent")
-    limited.take("new")
+    clock.advance(1.0)  # both full again
 
+    assert limited.take("new") == 0.0
+    assert len(limited) <= 2
+
+
+def test_a_flood_of_new_keys_cannot_push_out_the_buckets_it_emptied(clock: FakeMonotonic) -> None:
+    limited = buckets(clock, per_second=0.001, burst=1, max_buckets=2)
+    limited.take("attacker")
+    limited.take("other")
+
+    waits = [limited.take(f"new-{n}") for n in range(100)]  # no room: every held bucket is short
+
+    assert all(wait > 0 for wait in waits)
+    assert limited.take("attacker") > 0  # still empty, not forgotten
     assert len(limited) == 2
-    assert limited.take("recent") > 0
-    assert limited.take("old") == 0.0  # forgotten: a full bucket again
 
 
 def test_an_unlimited_rate_has_no_bucket(clock: FakeMonotonic) -> None:

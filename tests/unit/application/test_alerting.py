@@ -206,6 +206,41 @@ async def test_a_channel_that_never_answers_is_given_up_on_without_holding_the_o
     assert stuck.states == [("no-workers", "firing")]
 
 
+async def test_an_unexpected_error_of_a_channel_is_a_failed_send_and_its_text_stays_out_of_the_logs(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    hook, ops = FakeAlertChannel("hook"), FakeAlertChannel("ops")
+    hook.broken = ValueError("bad URL https://hooks.example/services/T0/SECRET")
+    evaluator = store.evaluator(no_workers(for_seconds=0, channels=("hook", "ops")), hook=hook, ops=ops)
+
+    await evaluator.evaluate()
+
+    assert ops.states == [("no-workers", "firing")]
+    assert [notice.state for notice in evaluator.unsent("hook")] == ["firing"]
+    [failure] = [
+        record for record in caplog.records if record.message.startswith("alert notification failed")
+    ]
+    assert failure.error == "unexpected ValueError"  # type: ignore[attr-defined]
+    assert not any("SECRET" in str(value) for record in caplog.records for value in vars(record).values())
+    hook.broken = None
+    await evaluator.evaluate()
+    assert hook.states == [("no-workers", "firing")]
+    assert ops.states == [("no-workers", "firing")]
+
+
+async def test_a_channel_that_bounds_its_own_sends_is_waited_for_past_the_notify_timeout(
+    store: Store,
+) -> None:
+    mail = FakeAlertChannel("mail", kind="email")
+    mail.delay, mail.longest_send_seconds = 0.4, 2.0  # the notify timeout is 0.2 s
+    evaluator = store.evaluator(no_workers(for_seconds=0, channels=("mail",)), mail=mail)
+
+    await evaluator.evaluate()
+
+    assert mail.states == [("no-workers", "firing")]
+    assert evaluator.unsent("mail") == []
+
+
 async def test_an_unreadable_store_fires_store_readable_and_leaves_other_rules_as_they_were(
     store: Store,
 ) -> None:

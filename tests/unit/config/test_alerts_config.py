@@ -109,6 +109,7 @@ def test_a_channel_setting_can_come_from_the_environment(tmp_path: Path) -> None
         (("workers_online", "workers_up"), "alerts.rules[0].metric", "unknown metric 'workers_up'"),
         (('["hook", "mail"]', '["hook", "pager"]'), "alerts.rules[0].channels", "unknown channel 'pager'"),
         (('["hook", "mail"]', "[]"), "alerts.rules[0].channels", "at least one"),
+        (('["hook", "mail"]', '["hook", "hook"]'), "alerts.rules[0].channels", "names a channel twice"),
         (("below = 1", "below = 1\nabove = 5"), "alerts.rules[0].above", "exactly one of above or below"),
         (("below = 1", ""), "alerts.rules[0].above", "exactly one of above or below"),
         (('"critical"', '"page"'), "alerts.rules[0].severity", "info, warning, critical"),
@@ -124,6 +125,11 @@ def test_a_channel_setting_can_come_from_the_environment(tmp_path: Path) -> None
             ('"https://alerts.example/hook/s3cret"', '"ftp://alerts.example/s3cret"'),
             "alerts.channels.hook.url",
             "http://",
+        ),
+        (
+            ('"https://alerts.example/hook/s3cret"', '"https://alerts.example/hook s3cret"'),
+            "alerts.channels.hook.url",
+            "a space",
         ),
         (
             ('"https://alerts.example/hook/s3cret"', '"https:///s3cret"'),

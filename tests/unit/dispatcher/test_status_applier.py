@@ -13,6 +13,7 @@ import pytest
 
 from scheduler_application import RunLifecycle, StatusReports
 from scheduler_dispatcher import StatusApplier
+from scheduler_dispatcher.status import MAX_FAILED_TRIES
 from scheduler_domain import (
     STATUS_RUNS,
     CancelRun,
@@ -66,6 +67,7 @@ class TroubledRuns(FakeTaskRunRepository):
     def __init__(self) -> None:
         super().__init__()
         self.down = False
+        self.refusing = False
         self.poison: int | None = None
         self.gate: asyncio.Event | None = None
         self.reads = 0
@@ -76,6 +78,8 @@ class TroubledRuns(FakeTaskRunRepository):
             await self.gate.wait()
         if self.down:
             raise Unavailable("the database does not answer")
+        if self.refusing:
+            raise Unavailable("its circuit breaker is open", retry_after=0.001)
         if self.poison in run_ids:
             raise RuntimeError("a bug")
         return await super().get_many(run_ids)
@@ -229,19 +233,33 @@ async def test_a_message_that_is_no_status_report_is_dropped_and_logged(
     assert world.status(run) is RunStatus.SUCCEEDED
 
 
-async def test_an_unavailable_store_keeps_the_batch_in_hand_until_it_is_applied(world: World) -> None:
+async def test_an_open_breaker_is_waited_out_with_the_batch_in_hand(world: World) -> None:
     runs = await world.queued_runs(3)
+    messages = [await world.report(finished(run)) for run in runs]
+    world.runs.refusing = True
+
+    world.start()
+    await eventually(lambda: world.runs.reads >= MAX_FAILED_TRIES * 3)  # refused again and again
+    assert all(world.status(run) is RunStatus.QUEUED for run in runs)
+    assert all(world.queue.settled(m) == [None] for m in messages)  # held: no delivery used up
+    world.runs.refusing = False
+
+    await eventually(lambda: all(world.status(run) is RunStatus.SUCCEEDED for run in runs))
+    await eventually(lambda: all(world.queue.settled(m) == ["ack"] for m in messages))
+
+
+async def test_a_batch_the_store_keeps_failing_goes_back_to_the_queue_after_a_few_tries(world: World) -> None:
+    runs = await world.queued_runs(2)
     messages = [await world.report(finished(run)) for run in runs]
     world.runs.down = True
 
     world.start()
-    await eventually(lambda: world.runs.reads >= 4)  # tried again and again
-    assert all(world.status(run) is RunStatus.QUEUED for run in runs)
-    assert all(world.queue.settled(m) == [None] for m in messages)  # held: no delivery used up
+    await eventually(lambda: world.queue.settled(messages[0])[:1] == ["requeue"], within=10)
+    assert world.runs.reads >= MAX_FAILED_TRIES  # tried that often first (then again, redelivered)
     world.runs.down = False
 
     await eventually(lambda: all(world.status(run) is RunStatus.SUCCEEDED for run in runs))
-    await eventually(lambda: all(world.queue.settled(m) == ["ack"] for m in messages))
+    await eventually(lambda: all(world.queue.settled(m)[-1] == "ack" for m in messages))
 
 
 async def test_a_report_waits_out_the_outage_it_meets_when_applied_alone(world: World) -> None:

@@ -8,22 +8,28 @@ request costs no store read:
   A key and each token exchanged for it are different credentials. The bucket is found by a
   digest of the credential: no secret is kept.
 * per client address, for failed authentication: every 401 answer takes a token from the bucket
-  of the connection's address (`X-Forwarded-For` is not trusted, as in `scheduler_api.audit`);
-  while it is empty, every request from that address is answered 429, whatever its credential.
-  This stops key guessing and floods of unknown keys (each one a store read when not cached).
+  of the connection's address (`X-Forwarded-For` is not trusted, as in `scheduler_api.audit`; an
+  IPv6 address counts by its /64); while it is empty, every request from that address is answered
+  429, whatever its credential. A request whose credential did not authenticate here lately holds
+  a token while it is answered and gives it back unless the answer is a 401, so requests in
+  flight at once cannot outnumber the failures allowed. This stops key guessing and floods of
+  unknown keys (each one a store read when not cached).
 
 A 429 is an RFC 9457 problem with `Retry-After` (whole seconds, at least 1). `/health`, `/ready`,
 `/metrics` and `/schema` are outside `/api/v1` and never limited. The buckets live in the
 process: N API processes behind a balancer admit N times the rate.
 
 Memory is bounded: a bucket full again is the same as none and is dropped once it is the least
-recently used, and each map holds at most `max_buckets` (`MAX_BUCKETS`), the least recently used
-bucket making room for a new one, so random keys or addresses cannot grow it without bound.
+recently used, and each map holds at most `max_buckets` (`MAX_BUCKETS`): a bucket full again makes
+room for a new one, and while none is, a new key waits (random keys or addresses can neither grow
+the map without bound nor push out the buckets they emptied).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -101,16 +107,41 @@ class TokenBuckets:
         return len(self._full_at)
 
     def take(self, key: Hashable) -> float:
-        """Take a token from `key`'s bucket: 0.0 when it had one, else the seconds until it has one."""
+        """Take a token from `key`'s bucket: 0.0 when it had one, else the seconds until it has one.
+
+        With `max_buckets` held, a key without a bucket gets one only in place of a bucket full
+        again; while every bucket held is still short of tokens, a new key waits as long as the
+        least recently used one (so a flood of new keys cannot push out the buckets it emptied).
+        """
         now = self._monotonic()
-        full_at = self._full_at.get(key, now)
+        buckets = self._full_at
+        full_at = buckets.get(key)
+        if full_at is None and len(buckets) >= self._max_buckets:
+            oldest, oldest_full_at = next(iter(buckets.items()))
+            if oldest_full_at > now:
+                return max(oldest_full_at - now, self._interval)
+            del buckets[oldest]
+        if full_at is None:
+            full_at = now
         debt = full_at - now if full_at > now else 0.0
         short = debt + self._interval - self._depth
         if short > self._slack:
-            self._full_at.move_to_end(key)
+            buckets.move_to_end(key)
             return short
         self._keep(key, now + debt + self._interval, now)
         return 0.0
+
+    def give_back(self, key: Hashable) -> None:
+        """Put back a token taken from `key`'s bucket (one held for a request that, in the end,
+        did not need it)."""
+        full_at = self._full_at.get(key)
+        if full_at is None:
+            return
+        full_at -= self._interval
+        if full_at <= self._monotonic():
+            del self._full_at[key]
+        else:
+            self._full_at[key] = full_at
 
     def wait(self, key: Hashable) -> float:
         """The seconds until `key`'s bucket holds a token; 0.0 when it holds one. Takes none."""
@@ -124,8 +155,6 @@ class TokenBuckets:
         buckets = self._full_at
         buckets[key] = full_at
         buckets.move_to_end(key)
-        if len(buckets) > self._max_buckets:
-            buckets.popitem(last=False)
         # The least recently used buckets, when full again, are as good as none: drop up to two
         # for the one this take may have added, so buckets full again do not pile up. `key`'s own
         # bucket is not full (it was just taken from), so one is always left.
@@ -164,12 +193,11 @@ def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             client = scope.get("client")
-            address = client[0] if client else ""
-            refusal = limiter.refusal(scope, address)
-            if refusal is None:
-                await app(scope, receive, limiter.watching(send, address))
+            request = limiter.admit(scope, address_key(client[0]) if client else "")
+            if request.refusal is None:
+                await app(scope, receive, limiter.watching(send, request))
             else:
-                await _refuse(scope, receive, send, *refusal)
+                await _refuse(scope, receive, send, *request.refusal)
 
         return middleware
 
@@ -195,27 +223,97 @@ class RateLimiter:
         self.limits = limits
         self._per_credential = _buckets(limits.per_credential, limits, self._monotonic)
         self._per_address = _buckets(limits.auth_failures, limits, self._monotonic)
+        #: Digests of credentials that authenticated lately (a request got another answer than
+        #: 401), least recently used first: their requests hold no token of their address.
+        self._trusted: OrderedDict[bytes, None] = OrderedDict()
         self._credential_detail = _credential_detail(limits.per_credential)
         self._address_detail = _address_detail(limits.auth_failures)
 
-    def refusal(self, scope: Scope, address: str) -> tuple[float, str] | None:
-        """The wait and the detail of a 429 for this request; None when it may pass (its
-        credential's bucket then gave a token)."""
-        if self._per_address is not None and (wait := self._per_address.wait(address)):
-            self._refused_address.inc()
-            return wait, self._address_detail
-        if self._per_credential is not None:
-            digest = credential_digest(scope["headers"])
-            if digest is not None and (wait := self._per_credential.take(digest)):
-                self._refused_credential.inc()
-                return wait, self._credential_detail
-        return None
+    def admit(self, scope: Scope, address: str) -> Admission:
+        """Whether this request from `address` (see `address_key`) may pass.
 
-    def watching(self, send: Send, address: str) -> Send:
-        """`send`, charging `address` with each 401 it answers (as is, when failures are not limited)."""
+        A request whose credential did not authenticate here lately holds a token of its
+        address's bucket while it is answered: given back unless the answer is a 401, so requests
+        in flight at once cannot outnumber the failures the address may still make. A credential
+        that did authenticate (`trusted`) holds none; a 401 it gets still takes one. Then the
+        credential's own bucket gives a token.
+        """
+        digest = credential_digest(scope["headers"])
+        admission = Admission(address=address, digest=digest)
+        if self._per_address is not None:
+            if digest is not None and digest in self._trusted:
+                wait = self._per_address.wait(address)
+            else:
+                wait = self._per_address.take(address)
+                admission.holds_token = not wait
+            if wait:
+                self._refused_address.inc()
+                admission.refusal = (wait, self._address_detail)
+                return admission
+        credential = self._per_credential
+        if credential is not None and digest is not None and (wait := credential.take(digest)):
+            self._refused_credential.inc()
+            self._settle(admission, 429)
+            admission.refusal = (wait, self._credential_detail)
+        return admission
+
+    def watching(self, send: Send, admission: Admission) -> Send:
+        """`send`, settling `admission` by the status of the answer it carries."""
         if self._per_address is None:
             return send
-        return _charging_failures(send, self._per_address, address)
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._settle(admission, message["status"])
+            await send(message)
+
+        return watched
+
+    def _settle(self, admission: Admission, status: int) -> None:
+        buckets = self._per_address
+        if buckets is None:
+            return
+        if status == 401:
+            if not admission.holds_token:
+                buckets.take(admission.address)
+            return
+        if admission.holds_token:
+            buckets.give_back(admission.address)
+            admission.holds_token = False
+        if admission.digest is not None and status != 429:
+            self._trust(admission.digest)
+
+    def _trust(self, digest: bytes) -> None:
+        trusted = self._trusted
+        trusted[digest] = None
+        trusted.move_to_end(digest)
+        if len(trusted) > MAX_BUCKETS:
+            trusted.popitem(last=False)
+
+
+class Admission:
+    """One request's passage: the address and credential it came with, whether it holds a token
+    of its address's bucket, and the wait and detail of its 429 when it is refused."""
+
+    __slots__ = ("address", "digest", "holds_token", "refusal")
+
+    def __init__(self, *, address: str, digest: bytes | None) -> None:
+        self.address = address
+        self.digest = digest
+        self.holds_token = False
+        self.refusal: tuple[float, str] | None = None
+
+
+@functools.lru_cache(maxsize=4096)  # parsing an IPv6 address takes about 10 us
+def address_key(address: str) -> str:
+    """The key of a client address's bucket: the address itself for IPv4, its /64 for IPv6 (one
+    host is commonly given a whole /64, and may use any address in it)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False).network_address)
+    except ValueError:
+        return address
 
 
 def retry_after(wait: float) -> int:
@@ -227,17 +325,6 @@ def _buckets(rate: Rate, limits: RateLimits, monotonic: Callable[[], float]) -> 
     if rate.unlimited:
         return None
     return TokenBuckets(rate, max_buckets=limits.max_buckets, monotonic=monotonic)
-
-
-def _charging_failures(send: Send, buckets: TokenBuckets, address: str) -> Send:
-    """`send`, taking a token from `address`'s bucket when the answer is a 401."""
-
-    async def watched(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] == 401:
-            buckets.take(address)
-        await send(message)
-
-    return watched
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, wait: float, detail: str) -> None:

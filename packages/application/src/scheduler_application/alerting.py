@@ -6,9 +6,10 @@ a rule still past its threshold fires again once held for its `for_seconds`, and
 stopped being past it in between resolves without telling anyone.
 
 Each change is queued for each of the rule's channels and sent at once; a send that fails (or
-outlasts `notify_timeout`) is logged and tried again at the next evaluation, the channel's later
-notifications waiting behind it so that a receiver sees them in order. The channels are sent to
-concurrently, so a dead one delays the others by nothing.
+outlasts `notify_timeout`, or the channel's own longer bound: see
+`AlertChannel.longest_send_seconds`) is logged and tried again at the next evaluation, the
+channel's later notifications waiting behind it so that a receiver sees them in order. The
+channels are sent to concurrently, so a dead one delays the others by nothing.
 """
 
 from __future__ import annotations
@@ -112,16 +113,20 @@ class AlertEvaluator:
 
     async def _deliver_to(self, name: str) -> None:
         channel, unsent = self._channels[name], self._unsent[name]
+        bound = channel.longest_send_seconds or self._notify_timeout
         while unsent:
             notice = unsent[0]
             try:
-                async with asyncio.timeout(self._notify_timeout):
+                async with asyncio.timeout(bound):
                     await channel.send(notice)
             except TimeoutError:
-                self._failed(notice, channel, f"no answer within {self._notify_timeout:g}s")
+                self._failed(notice, channel, f"no answer within {bound:g}s")
                 return
             except SchedulerError as exc:
                 self._failed(notice, channel, str(exc))
+                return
+            except Exception as exc:  # a library's own error: its text may hold a URL's secret path
+                self._failed(notice, channel, f"unexpected {type(exc).__name__}")
                 return
             unsent.popleft()
             logger.info("alert notification sent", extra=_sending(notice, name) | {"kind": channel.kind})

@@ -110,6 +110,8 @@ def _check_rule(where: str, rule: AlertRuleConfig, channels: dict[str, AlertChan
         raise InvalidInput.for_field(f"{where}.severity", f"must be one of {', '.join(SEVERITIES)}")
     if not rule.channels:
         raise InvalidInput.for_field(f"{where}.channels", "must name at least one of alerts.channels")
+    if len(set(rule.channels)) < len(rule.channels):
+        raise InvalidInput.for_field(f"{where}.channels", "names a channel twice (each would be sent twice)")
     for name in rule.channels:
         if name not in channels:
             defined = ", ".join(channels) or "none"
@@ -161,3 +163,5 @@ def _check_http_url(name: str, url: str) -> None:
         raise InvalidInput.for_field(name, f"not an http:// or https:// URL: {usage}")
     if not parts.hostname:
         raise InvalidInput.for_field(name, f"not a URL (no host): {usage}")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise InvalidInput.for_field(name, f"not a URL (it holds a space or a control character): {usage}")

@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 
 #: The longest pause after the store or the queue failed to take a batch.
 MAX_ERROR_BACKOFF_SECONDS = 30.0
+#: Failed tries of one batch before it goes back to the queue (an open breaker's refusals do not
+#: count: those the applier waits out for as long as the outage lasts).
+MAX_FAILED_TRIES = 8
 #: Acks in flight at once: enough to hide the broker's round trip, few enough for its connections.
 SETTLE_CONCURRENCY = 16
 #: Deliveries in hand from which a batch waits `linger_seconds` for more (see `StatusApplier`).
@@ -29,11 +32,13 @@ class StatusApplier:
     it then also takes what arrives within `linger_seconds`, up to `max_batch`. It applies the
     batch at once and acks each delivery. When the store (or the queue that carries the
     CancelRun of a refused start) is unavailable, the applier keeps the batch and tries it again
-    after a pause (longer after each failure, or as long as an open circuit breaker says), for as
-    long as the outage lasts: an outage is no fault of the reports, so it must not use up their
-    deliveries (a queue dead-letters a message after `max_deliveries`). A message that is not a status
-    report, or a report that cannot be applied even on its own, is logged and dropped (nack
-    without requeue: the queue dead-letters it). Every dispatcher runs one; they compete for the
+    after a pause (longer after each failure, or as long as an open circuit breaker says): while
+    a breaker refuses calls, for as long as the outage lasts, since an outage is no fault of the
+    reports and must not use up their deliveries (a queue dead-letters a message after
+    `max_deliveries`); otherwise for `MAX_FAILED_TRIES` tries, after which the batch goes back to
+    the queue (a statement the store keeps cancelling must not hold it for ever). A message that
+    is not a status report, or a report that cannot be applied even on its own, is logged and
+    dropped (nack without requeue: the queue dead-letters it). Every dispatcher runs one; they compete for the
     status queue. `stop` lets the batch in hand finish, gives back what was taken since, and
     returns.
     """
@@ -180,23 +185,30 @@ class StatusApplier:
         self.batches += 1
 
     async def _store(self, reports: list[StatusReport]) -> bool:
-        """Apply `reports`, waiting out any outage of the store; False when stopped first. Other
-        errors are raised."""
+        """Apply `reports`, waiting out an outage of the store; False when stopped first, or after
+        `MAX_FAILED_TRIES` failures that were no open breaker's refusal (a statement the store
+        keeps cancelling, or an outage with no breaker): the caller then gives them back to the
+        queue, which dead-letters them after `max_deliveries`. Other errors are raised."""
+        failed = 0
         while True:
             try:
                 await self._reports.apply_reports(reports)
             except Unavailable as exc:
-                if await self._outage_pause(exc, len(reports)):
-                    continue
-                return False
+                if exc.retry_after is None:  # tried and failed, not refused by an open breaker
+                    failed += 1
+                if not await self._outage_pause(exc, len(reports)) or failed >= MAX_FAILED_TRIES:
+                    return False
+                continue
             self._failures = 0
             return True
 
     async def _outage_pause(self, exc: Unavailable, count: int) -> bool:
         """Wait before trying `count` reports again; False when stopping meanwhile."""
-        self._failures += 1
-        backoff = min(self._backoff * 2 ** (self._failures - 1), MAX_ERROR_BACKOFF_SECONDS)
-        pause = max(backoff, exc.retry_after or 0.0)  # an open breaker says how long it stays open
+        if exc.retry_after is not None:  # an open breaker: tried again once it lets a trial through
+            pause = max(exc.retry_after, self._backoff)
+        else:
+            self._failures += 1
+            pause = min(self._backoff * 2 ** (self._failures - 1), MAX_ERROR_BACKOFF_SECONDS)
         logger.warning("could not apply %d status reports (%s); trying again in %.2f s", count, exc, pause)
         await self._pause(pause)
         return not self._stopping.is_set()

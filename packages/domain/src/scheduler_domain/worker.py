@@ -78,10 +78,18 @@ class WorkerInfo(Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, status=WorkerStatus.OFFLINE, current_task_count=0)
 
 
+#: The longest worker id or hostname a registration takes: a DNS name (253 characters at most) and
+#: the `-<pid>` of a default worker id fit; far longer ones would not fit PostgreSQL's index.
+MAX_WORKER_NAME_LENGTH = 320
+
+
 def check_registration(worker: WorkerInfo) -> None:
     """`InvalidInput` naming the first field of `worker` that a registration cannot accept."""
     if not worker.hostname.strip():
         raise InvalidInput.for_field("hostname", "must not be empty")
+    for field in ("id", "hostname"):
+        if len(getattr(worker, field)) > MAX_WORKER_NAME_LENGTH:
+            raise InvalidInput.for_field(field, f"must be at most {MAX_WORKER_NAME_LENGTH} characters")
     for field in ("id", "hostname", "metadata"):
         check_storable(field, getattr(worker, field))
     try:

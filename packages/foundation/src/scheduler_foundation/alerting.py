@@ -54,6 +54,13 @@ class AlertChannel(Protocol):
         """`webhook`, `slack` or `email`."""
         ...
 
+    @property
+    def longest_send_seconds(self) -> float | None:
+        """The longest a send can take by the channel's own timeouts, when it must not be cut
+        short (a send in a thread goes on when its caller stops waiting, and a mail cut short
+        may still arrive: sent again, it would arrive twice); None: the caller bounds it."""
+        ...
+
     async def send(self, notice: AlertNotice) -> None:
         """Deliver `notice` within the channel's timeout; `Unavailable` when it was not taken.
 

@@ -11,8 +11,9 @@ from scheduler_foundation import AlertNotice
 class FakeAlertChannel:
     """The `AlertChannel` port in memory: `sent` holds the `AlertNotice`s it took, in order.
 
-    While `failing` is set each send raises `Unavailable`; while `hanging` is set each send waits
-    until it is cancelled (a receiver that never answers).
+    While `failing` is set each send raises `Unavailable`, while `broken` is set each send raises
+    it (a library's own error); while `hanging` is set each send waits until it is cancelled (a
+    receiver that never answers); each send takes `delay` seconds first.
     """
 
     def __init__(self, name: str = "fake", kind: str = "webhook") -> None:
@@ -22,10 +23,17 @@ class FakeAlertChannel:
         self.attempts = 0
         self.failing = False
         self.hanging = False
+        self.longest_send_seconds: float | None = None
+        self.broken: Exception | None = None
+        self.delay = 0.0
 
     async def send(self, notice: AlertNotice) -> None:
         """Keep `notice`, or refuse it, or never answer (see the class)."""
         self.attempts += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.broken is not None:
+            raise self.broken
         if self.hanging:
             await asyncio.Event().wait()
         if self.failing:

@@ -1,7 +1,9 @@
 """An alert channel that mails each notice, in plain text, through an SMTP server.
 
 The standard library's `smtplib` runs in a thread, each send on a connection of its own (alerts
-are rare), bounded by the channel's timeout on every socket operation.
+are rare), bounded by the channel's timeout on every socket operation. A thread cannot be stopped,
+and a mail its caller stopped waiting for may still arrive, so the channel tells the caller how
+long a send may take in all (`longest_send_seconds`): each SMTP exchange at most `timeout`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ class EmailChannel:
         self._starttls = starttls
         self._timeout = timeout
         self._tls_context = tls_context
+
+    @property
+    def longest_send_seconds(self) -> float:
+        """The longest a send takes by its socket timeouts: connecting, the greeting, EHLO,
+        STARTTLS and EHLO again, the login, MAIL, RCPT per recipient, DATA and the message, QUIT
+        (each at most `timeout`), and a second for the thread to report."""
+        exchanges = 10 + len(self._recipients) + (2 if self._username else 0)
+        return exchanges * self._timeout + 1.0
 
     def message(self, notice: AlertNotice) -> EmailMessage:
         """The mail of `notice`: its `text` as the first line, then each field on a line."""

@@ -36,6 +36,8 @@ class _PostingChannel:
     """What both channels share: POST a JSON body to one URL, 2xx within the timeout or `Unavailable`."""
 
     kind = ""
+    #: A POST cut short is safe to cut: the caller's timeout bounds it.
+    longest_send_seconds = None
 
     def __init__(self, *, name: str, url: str, client: httpx.AsyncClient, timeout: float = 5.0) -> None:
         self.name = name

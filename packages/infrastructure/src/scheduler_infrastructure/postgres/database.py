@@ -236,12 +236,24 @@ class PostgresDatabase:
         raise translated from exc
 
 
+#: SQLSTATEs (besides class 08, connection exceptions) that say the server is going away or full.
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether `exc`, raised in a turn at a connection, says the server is unreachable or lost (the
-    errors the circuit breaker counts), rather than answering with an error of its own."""
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not isinstance(
-        exc, _ANSWERED
-    )
+    errors the circuit breaker counts), rather than answering with an error of its own.
+
+    Only the driver's own connection failures (no SQLSTATE: refused, lost, no free pool connection
+    in time), connection exceptions (class 08), a server shutting down (57P01-57P03) or out of
+    connections (53300) count. Whatever else the server answers, such as a program limit a value
+    exceeded (54xxx) or an object in use (55xxx), is about the request, not the server: it must
+    not let one caller's bad input open the breaker for everyone.
+    """
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or isinstance(exc, _ANSWERED):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _OUTAGE_STATES
 
 
 def translate_error(exc: psycopg.Error, *, where: str) -> SchedulerError | None:

@@ -51,10 +51,11 @@ class RedisStreamsQueue:
     When the server goes away, consumers back off and retry; groups a restarted server lost are
     recreated. `close` hands unsettled messages back to their streams.
 
-    Publishes, fetches, settles, `depth` and `ping` go through `breaker`: once Redis failed
-    enough of them in a row (a refused or lost connection, a timeout), they fail at once with
-    `CircuitOpen` until a trial call succeeds; a consumer then waits instead of asking. Handing
-    messages back and keeping them held are not guarded (they only log).
+    Publishes, fetches, `depth` and `ping` go through `breaker`: once Redis failed enough of them
+    in a row (a refused or lost connection, a timeout), they fail at once with `CircuitOpen` until
+    a trial call succeeds; a consumer then waits instead of asking. Acks and requeues are not
+    guarded (a refused ack would leave its entry to be delivered again), nor are handing messages
+    back and keeping them held (they only log).
     """
 
     def __init__(
@@ -288,7 +289,9 @@ class RedisStreamsQueue:
         if taken.settled:
             raise Unavailable("the Redis queue was closed first; the message went back to its stream")
         self._taken.pop(taken.key, None)
-        with translated(f"settling a message of {taken.stream.routing_key}"), self._breaker.guard(is_outage):
+        # Not through the breaker: a refused ack would leave the entry pending, unheld, for another
+        # consumer to reclaim and deliver again (a run done twice, a report's deliveries used up).
+        with translated(f"settling a message of {taken.stream.routing_key}"):
             if requeue is None:
                 await self._acks.submit(taken)
             else:
