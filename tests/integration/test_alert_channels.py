@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import ipaddress
@@ -25,9 +26,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from scheduler_application import AlertEvaluator, AlertMetrics, AlertRule, SystemOverview
 from scheduler_errors import Unavailable
 from scheduler_foundation import AlertNotice
 from scheduler_infrastructure.alerts import EmailChannel, SlackChannel, WebhookChannel
+from scheduler_testing import FakeClock, FakeTaskRepository, FakeTaskRunRepository, FakeWorkerRepository
 from tests.worker_fixtures.http_server import serving, serving_with, unused_port
 
 T0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
@@ -167,12 +170,20 @@ async def test_a_receiver_that_does_not_answer_in_time_is_unavailable(client: An
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps each message it is given."""
+    """An aiosmtpd handler that keeps each message it is given, answering each recipient and the
+    data `delay` seconds late."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], Message]] = []
+        self.delay = 0.0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        await asyncio.sleep(self.delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay)
         self.messages.append(
             (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
         )
@@ -236,14 +247,14 @@ def smtp_server(**options: Any) -> Iterator[tuple[Mailbox, int]]:
         controller.stop()
 
 
-def mail_channel(port: int, **options: Any) -> EmailChannel:
+def mail_channel(port: int, timeout: float = 5, **options: Any) -> EmailChannel:
     return EmailChannel(
         name="mail",
         host="127.0.0.1",
         port=port,
         sender="scheduler@example.org",
         recipients=["ops@example.org", "oncall@example.org"],
-        timeout=5,
+        timeout=timeout,
         **options,
     )
 
@@ -297,3 +308,34 @@ async def test_a_refused_login_is_unavailable_and_does_not_show_the_password(
 async def test_a_server_that_is_not_there_is_unavailable() -> None:
     with pytest.raises(Unavailable, match=r"email channel 'mail' through 127\.0\.0\.1:\d+ failed"):
         await mail_channel(unused_port()).send(FIRING)
+
+
+async def test_a_slow_mail_server_gets_the_mail_once_though_it_outlasts_the_notify_timeout() -> None:
+    clock = FakeClock(T0)
+    runs = FakeTaskRunRepository()
+    overview = SystemOverview(tasks=FakeTaskRepository(runs), runs=runs, workers=FakeWorkerRepository())
+    rule = AlertRule(
+        name="no-workers",
+        metric="workers_online",
+        comparison="below",
+        threshold=1,
+        for_seconds=0,
+        severity="critical",
+        channels=("mail",),
+    )
+    with smtp_server() as (mailbox, port):
+        mailbox.delay = 0.3  # each exchange answers within the timeout, the whole send (3 of them) not
+        channel = mail_channel(port, timeout=0.5)
+        evaluator = AlertEvaluator(
+            rules=[rule],
+            channels={"mail": channel},
+            metrics=AlertMetrics(overview=overview, runs=runs, clock=clock),
+            clock=clock,
+            notify_timeout=0.5,
+        )
+
+        await evaluator.evaluate()
+        await evaluator.evaluate()
+
+    assert len(mailbox.messages) == 1
+    assert evaluator.unsent("mail") == []
