@@ -56,6 +56,13 @@ async def test_a_value_the_column_refuses_is_invalid_input(db: PostgresDatabase)
     assert await workers.all() == []
 
 
+async def test_a_value_past_a_limit_of_the_server_is_invalid_input_not_an_outage(
+    db: PostgresDatabase,
+) -> None:
+    with pytest.raises(InvalidInput, match="exceeds a limit of the database"):
+        await db.run(lambda session: session.fetch_one("SELECT array_fill(1, ARRAY[1000000000])"))
+
+
 async def test_an_unreachable_server_is_unavailable_quickly() -> None:
     started = time.monotonic()
 

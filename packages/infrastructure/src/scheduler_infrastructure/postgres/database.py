@@ -6,10 +6,11 @@ through its startup options (no extra round trip): `TimeZone=UTC`, so timestamps
 UTC, and the configured `statement_timeout`. JSONB values arrive as their JSON text, for the row
 modules to decode with msgspec straight into the domain's types.
 
-Error kinds: a unique or foreign-key violation is a `Conflict`, a value the column refuses is
-`InvalidInput`, a missing table is `SchemaNotCurrent`; connection failures, an exhausted pool,
-a cancelled statement and a closed database are `Unavailable`. Serialization failures and
-deadlocks are retried by `run()` a few times before they become `Unavailable`.
+Error kinds: a unique or foreign-key violation is a `Conflict`, a value the column refuses (or
+that exceeds a limit of the server, such as an index row's size) is `InvalidInput`, a missing
+table is `SchemaNotCurrent`; connection failures, an exhausted pool, a cancelled statement and a
+closed database are `Unavailable`. Serialization failures and deadlocks are retried by `run()` a
+few times before they become `Unavailable`.
 
 Every turn at a connection (`session`, `transaction`, each attempt of `run`, `ping`, a dedicated
 connection) goes through the database's circuit breaker: once the server has failed
@@ -312,6 +313,10 @@ _TRANSLATIONS: tuple[tuple[tuple[type[psycopg.Error], ...], Callable[[str, str],
         lambda where, reason: Unavailable(
             f"PostgreSQL at {where} aborted a transaction ({reason}): retry it"
         ),
+    ),
+    (
+        (errors.ProgramLimitExceeded,),  # a value past a limit of the server (an index row's size)
+        lambda where, reason: InvalidInput(f"a value exceeds a limit of the database ({reason})"),
     ),
     (
         (psycopg.OperationalError, psycopg.InterfaceError),
