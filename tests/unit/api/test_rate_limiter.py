@@ -68,3 +68,13 @@ def test_ipv6_clients_are_counted_by_their_64() -> None:
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key(ADDRESS) == ADDRESS
     assert address_key("not an address") == "not an address"
+
+
+async def test_a_credential_refused_later_holds_a_token_again() -> None:
+    limits = limiter()
+    await answer(limits, limits.admit(scope("revoked-soon"), ADDRESS), 200)
+    await answer(limits, limits.admit(scope("revoked-soon"), ADDRESS), 401)  # revoked meanwhile
+
+    in_flight = [limits.admit(scope("revoked-soon"), ADDRESS) for _ in range(5)]
+
+    assert [admission.refusal is None for admission in in_flight] == [True, True, False, False, False]

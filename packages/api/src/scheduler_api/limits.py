@@ -276,6 +276,8 @@ class RateLimiter:
         if status == 401:
             if not admission.holds_token:
                 buckets.take(admission.address)
+            if admission.digest is not None:  # revoked or expired: no longer spared the hold
+                self._trusted.pop(admission.digest, None)
             return
         if admission.holds_token:
             buckets.give_back(admission.address)
