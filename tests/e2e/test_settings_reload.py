@@ -3,6 +3,7 @@ restart and are named, and settings that do not load change nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.cluster import RoleProcess, migrated_cluster
 from tests.e2e.standalone import Standalone, wait_for
 
 RELAXED = """
@@ -35,11 +37,18 @@ def settings_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def standalone(tmp_path: Path, settings_file: Path) -> Iterator[Standalone]:
-    process = Standalone(tmp_path / "data", env={"SCHEDULER_CONFIG": str(settings_file)}).start()
-    yield process
-    assert process.stop() == 0, process.logs()
+@pytest.fixture(params=["standalone", "api"])
+def standalone(request: pytest.FixtureRequest, tmp_path: Path, settings_file: Path) -> Iterator[Standalone]:
+    """`scheduler standalone`, or `scheduler api` on PostgreSQL and Redis, reading `settings_file`."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "standalone":
+            process = Standalone(tmp_path / "data", env={"SCHEDULER_CONFIG": str(settings_file)})
+        else:
+            env = stack.enter_context(migrated_cluster(tmp_path))
+            process = RoleProcess("api", tmp_path, {**env, "SCHEDULER_CONFIG": str(settings_file)})
+        process.start()
+        yield process
+        assert process.stop() == 0, process.logs()
 
 
 def reload_lines(process: Standalone) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 
+from tests.unit.dispatcher.shared_store import Shared
+
 from scheduler_application import (
     AlertEvaluator,
     AlertMetrics,
@@ -20,13 +22,7 @@ from scheduler_application import (
 )
 from scheduler_dispatcher import Dispatcher
 from scheduler_testing import (
-    FakeClock,
-    FakeLeaseRepository,
-    FakeMessageQueue,
-    FakeTaskRepository,
-    FakeTaskRunRepository,
     FakeWakeup,
-    FakeWorkerRepository,
     eventually,
 )
 from scheduler_testing.alerts import FakeAlertChannel
@@ -34,18 +30,6 @@ from scheduler_testing.alerts import FakeAlertChannel
 NO_WORKERS = AlertRule(
     name="no-workers", metric="workers_online", comparison="below", threshold=1, channels=("ops",)
 )
-
-
-class Shared:
-    """One store and one lease, shared by the dispatchers of a test."""
-
-    def __init__(self) -> None:
-        self.clock = FakeClock()
-        self.runs = FakeTaskRunRepository()
-        self.tasks = FakeTaskRepository(runs=self.runs)
-        self.workers = FakeWorkerRepository()
-        self.queue = FakeMessageQueue()
-        self.leases = FakeLeaseRepository()
 
 
 class Instance:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.unit.dispatcher.shared_store import Shared
+
 from scheduler_application import (
     DISPATCHER_LEASE,
     Leadership,
@@ -15,13 +17,7 @@ from scheduler_application import (
 from scheduler_dispatcher import Dispatcher
 from scheduler_domain import RunStatus, TaskRun, WorkerInfo
 from scheduler_testing import (
-    FakeClock,
-    FakeLeaseRepository,
-    FakeMessageQueue,
-    FakeTaskRepository,
-    FakeTaskRunRepository,
     FakeWakeup,
-    FakeWorkerRepository,
     a_run,
     a_task,
     eventually,
@@ -55,15 +51,7 @@ class Instance:
         )
 
 
-class Shared:
-    def __init__(self) -> None:
-        self.clock = FakeClock()
-        self.runs = FakeTaskRunRepository()
-        self.tasks = FakeTaskRepository(runs=self.runs)
-        self.workers = FakeWorkerRepository()
-        self.queue = FakeMessageQueue()
-        self.leases = FakeLeaseRepository()
-
+class Store(Shared):
     async def overdue_run(self) -> TaskRun:
         task = await self.tasks.add(a_task(name=f"t{len(self.tasks.rows)}"))
         run = await self.runs.add(a_run(task_id=task.id, timeout_seconds=10))
@@ -73,7 +61,7 @@ class Shared:
 
 
 async def test_only_the_leader_sweeps() -> None:
-    shared = Shared()
+    shared = Store()
     leader, standby = Instance(shared, "a"), Instance(shared, "b")
     await leader.leadership.renew()
     await standby.leadership.renew()
@@ -88,7 +76,7 @@ async def test_only_the_leader_sweeps() -> None:
 
 
 async def test_the_leaders_sweep_fails_the_runs_of_lost_workers() -> None:
-    shared = Shared()
+    shared = Store()
     leader = Instance(shared, "a")
     await shared.workers.save(WorkerInfo(id="w-1", hostname="h", last_heartbeat=shared.clock.now()))
     run = await shared.overdue_run()
@@ -101,7 +89,7 @@ async def test_the_leaders_sweep_fails_the_runs_of_lost_workers() -> None:
 
 
 async def test_a_running_dispatcher_takes_the_lease_and_releases_it_when_stopped() -> None:
-    shared = Shared()
+    shared = Store()
     instance = Instance(shared, "a")
     running = asyncio.create_task(instance.dispatcher.run())
     await eventually(lambda: instance.leadership.is_leader and instance.dispatcher.passes >= 2)

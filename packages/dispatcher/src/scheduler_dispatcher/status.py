@@ -222,9 +222,10 @@ class StatusApplier:
 
     async def _give_back_inbox(self) -> None:
         """Return what was taken but not applied, so another dispatcher applies it at once."""
+        taken: list[Delivery] = []
         while not self._inbox.empty():
-            delivery = self._inbox.get_nowait()
-            await _settle(delivery.nack(requeue=True), delivery)
+            taken.append(self._inbox.get_nowait())
+        await _give_back(taken)
 
 
 async def _give_back(carriers: Sequence[Delivery]) -> None:
