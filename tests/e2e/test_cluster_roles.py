@@ -83,8 +83,24 @@ def run_one_trigger(env: dict[str, str], tmp_path: Path) -> None:
             # the dispatcher scans every 5 s: only the LISTEN/NOTIFY wake-up is this quick
             assert time.monotonic() - triggered < 3
             assert queued["queued_at"] is not None
+            with_arguments = api.trigger(task["id"], arguments={"GREETING": "hi"})
+            client.delete(f"/api/v1/tasks/{task['id']}")
+            refused = client.post(f"/api/v1/tasks/{task['id']}/trigger")
+            assert refused.status_code == 409, refused.text
+
+            # one entry per write, whichever way it was stored: the first trigger's with its run
+            # (one statement), the others' by the API once answered
             audit = client.get("/api/v1/audit-log").json()["items"]
-            assert [entry["action"] for entry in audit] == ["task.trigger", "task.create"]
+            assert [(entry["action"], entry["outcome"], entry["detail"]) for entry in audit] == [
+                ("task.trigger", 409, {}),
+                ("task.archive", 204, {}),
+                ("task.trigger", 202, {"run_id": with_arguments["id"]}),
+                ("task.trigger", 202, {"run_id": run["id"]}),
+                ("task.create", 201, {"name": "remote"}),
+            ]
+            assert {(entry["actor"], entry["source_ip"], entry["resource"]) for entry in audit} == {
+                (audit[-1]["actor"], "127.0.0.1", f"task:{task['id']}")
+            }
     finally:
         assert api_process.stop() == 0, api_process.logs()
         assert dispatcher.stop() == 0, dispatcher.logs()

@@ -7,10 +7,24 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from scheduler_application import TaskControl
-from scheduler_domain import Priority, RunStatus, TaskRun, TaskStatus, TaskType, Trigger
+from scheduler_application import AuditTrail, PendingAudit, TaskControl
+from scheduler_domain import (
+    AuditEntry,
+    AuditQuery,
+    Priority,
+    RunStatus,
+    TaskRun,
+    TaskStatus,
+    TaskType,
+    Trigger,
+)
 from scheduler_errors import Conflict, InvalidInput, NotFound
-from scheduler_infrastructure import PostgresDatabase, PostgresTaskRepository, PostgresTaskRunRepository
+from scheduler_infrastructure import (
+    PostgresAuditLogRepository,
+    PostgresDatabase,
+    PostgresTaskRepository,
+    PostgresTaskRunRepository,
+)
 from scheduler_testing import FakeClock, FakeWakeup, a_task
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -70,6 +84,51 @@ async def test_a_taken_idempotency_key_stores_nothing_more(db: PostgresDatabase)
     assert first is not None
     assert again is None
     assert (await runs.count_by_status([RunStatus.PENDING]))[RunStatus.PENDING] == 1
+
+
+def an_entry(task_id: int) -> AuditEntry:
+    """The audit entry of a trigger, before its run's id is known."""
+    return AuditEntry(
+        actor="apikey:7",
+        action="task.trigger",
+        resource=f"task:{task_id}",
+        at=T0,
+        source_ip="127.0.0.1",
+        outcome=202,
+        detail={},
+    )
+
+
+async def entries(db: PostgresDatabase) -> list[AuditEntry]:
+    """Every stored audit entry, oldest first."""
+    return list(reversed((await PostgresAuditLogRepository(db=db).page(AuditQuery(limit=100))).items))
+
+
+async def test_the_audit_entry_is_stored_with_the_run_and_names_it(db: PostgresDatabase) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task())
+
+    stored = await runs.add_from_task(manual(task.id), an_entry(task.id))
+
+    assert stored is not None
+    [entry] = await entries(db)
+    assert entry.detail == {"run_id": stored.id}
+    assert msgspec.structs.replace(entry, id=0, detail={}) == an_entry(task.id)
+
+
+async def test_no_run_stored_means_no_audit_entry_stored(db: PostgresDatabase) -> None:
+    tasks, runs = PostgresTaskRepository(db=db), PostgresTaskRunRepository(db=db)
+    task = await tasks.add(a_task())
+    archived = await tasks.add(a_task(name="old"))
+    await tasks.update(msgspec.structs.replace(archived, status=TaskStatus.ARCHIVED))
+    first = await runs.add_from_task(manual(task.id, idempotency_key="k"), an_entry(task.id))
+
+    assert await runs.add_from_task(manual(task.id, idempotency_key="k"), an_entry(task.id)) is None
+    assert await runs.add_from_task(manual(archived.id), an_entry(archived.id)) is None
+    assert await runs.add_from_task(manual(task.id + 1000), an_entry(task.id + 1000)) is None
+
+    assert first is not None
+    assert [entry.detail for entry in await entries(db)] == [{"run_id": first.id}]
 
 
 class CountedRuns(PostgresTaskRunRepository):
@@ -142,3 +201,36 @@ class TestTriggerInOneStep:
         run = await control.trigger(task.id, arguments={"bad": False})
 
         assert run.arguments == {"bad": False}
+
+    async def test_the_requests_audit_entry_is_stored_with_the_run(
+        self, control: TaskControl, db: PostgresDatabase
+    ) -> None:
+        task = await control.create(a_task())
+        trail = AuditTrail(log=PostgresAuditLogRepository(db=db), clock=FakeClock(T0))
+        audit = trail.pending("apikey:7", "task.trigger", f"task:{task.id}", source_ip="::1", outcome=202)
+
+        run = await control.trigger(task.id, audit=audit)
+
+        assert audit.recorded
+        assert [(entry.resource, entry.detail) for entry in await entries(db)] == [
+            (f"task:{task.id}", {"run_id": run.id})
+        ]
+
+    @pytest.mark.parametrize("case", ["arguments", "archived", "unknown"])
+    async def test_a_trigger_the_one_step_store_does_not_take_leaves_its_entry_to_the_caller(
+        self, control: TaskControl, db: PostgresDatabase, case: str
+    ) -> None:
+        task = await control.create(a_task())
+        if case == "archived":
+            await control.archive(task.id)
+        task_id = task.id + 1000 if case == "unknown" else task.id
+        audit = PendingAudit(an_entry(task_id))
+
+        if case == "arguments":
+            await control.trigger(task_id, arguments={"bad": False}, audit=audit)
+        else:
+            with pytest.raises(Conflict if case == "archived" else NotFound):
+                await control.trigger(task_id, audit=audit)
+
+        assert not audit.recorded
+        assert await entries(db) == []

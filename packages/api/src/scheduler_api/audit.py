@@ -20,9 +20,15 @@ mapping have answered, one entry per request:
   never their values (a task's `arguments` may hold credentials).
 
 The entry is stored before the last byte of the response goes out, so a client that has its
-answer finds the entry in the log. When storing it fails, the error is logged on this module's
-logger with who, what and where, and the response goes out unchanged: the write has happened already, and
-a 500 would both misreport it and invite a retry that repeats it.
+answer finds the entry in the log. A route whose use case can store the entry in the same
+statement as its write asks for it with `pending_audit(request)` and hands it on (a manual
+trigger on PostgreSQL: one commit, not two, and no run without its entry); the use case marks it
+recorded when it did, and the middleware then stores nothing more. It is offered only where the
+resource is known before the answer (`id_param`), with the outcome the route answers on success.
+
+When storing the entry apart fails, the error is logged on this module's logger with who, what
+and where, and the response goes out unchanged: the write has happened already, and a 500 would
+both misreport it and invite a retry that repeats it.
 """
 
 from __future__ import annotations
@@ -34,14 +40,15 @@ from typing import Any
 import msgspec
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
-from litestar.handlers import BaseRouteHandler
+from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from msgspec import Struct
 
 from scheduler_api.auth import principal_of
-from scheduler_application import AuditTrail
+from scheduler_application import AuditTrail, PendingAudit
 
 AUDIT_OPT = "audit"
+_EXCHANGE_STATE = "audit_exchange"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _log = logging.getLogger(__name__)
@@ -131,6 +138,16 @@ def audit_middleware(trail: AuditTrail) -> Callable[[ASGIApp], ASGIApp]:
     return wrap
 
 
+def pending_audit(connection: ASGIConnection[Any, Any, Any, Any]) -> PendingAudit | None:
+    """The audit entry of this request, for its use case to store with its write (see above).
+
+    None where there is none to offer: a route not audited, or whose resource is named by the
+    answer, or a request without a principal.
+    """
+    exchange = connection.state.get(_EXCHANGE_STATE)
+    return exchange.pending() if isinstance(exchange, _Exchange) else None
+
+
 class _Exchange:
     """One request to an audited route: watches it pass, then records its entry."""
 
@@ -141,6 +158,25 @@ class _Exchange:
         self._status = 500
         self._request = bytearray()
         self._response = bytearray()
+        self._pending: PendingAudit | None = None
+        scope.setdefault("state", {})[_EXCHANGE_STATE] = self
+
+    def pending(self) -> PendingAudit | None:
+        """The entry for the request's use case to store with its write, once asked for."""
+        principal = principal_of(ASGIConnection(self._scope))
+        handler = self._scope["route_handler"]
+        if self._rule.id_param is None or principal is None or not isinstance(handler, HTTPRouteHandler):
+            return None
+        client = self._scope.get("client")
+        self._pending = self._trail.pending(
+            principal.subject,
+            self._rule.action,
+            self._resource(),
+            source_ip=client[0] if client else None,
+            outcome=handler.status_code,
+            detail=self._request_detail(),
+        )
+        return self._pending
 
     async def run(self, app: ASGIApp, receive: Receive, send: Send) -> None:
         """Pass the request on to `app`; store the entry before the last response message goes out."""
@@ -174,7 +210,7 @@ class _Exchange:
 
     async def _record(self) -> None:
         principal = principal_of(ASGIConnection(self._scope))
-        if principal is None:
+        if principal is None or (self._pending is not None and self._pending.recorded):
             return
         client = self._scope.get("client")
         source_ip = client[0] if client else None
@@ -204,9 +240,12 @@ class _Exchange:
     def _detail(self) -> dict[str, Any]:
         response = _json_object(self._response)
         detail = {key: _field(response, name) for key, name in self._rule.response_detail if name in response}
-        if self._rule.body_fields:
-            detail["fields"] = sorted(self._rule.body_fields.intersection(_json_object(self._request)))
-        return detail
+        return detail | self._request_detail()
+
+    def _request_detail(self) -> dict[str, Any]:
+        if not self._rule.body_fields:
+            return {}
+        return {"fields": sorted(self._rule.body_fields.intersection(_json_object(self._request)))}
 
 
 def _json_object(body: bytes | bytearray) -> dict[str, msgspec.Raw]:

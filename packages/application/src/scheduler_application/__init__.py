@@ -8,7 +8,7 @@ from scheduler_application.access import AccessControl, IssuedKey
 from scheduler_application.alert_metrics import AlertMetrics
 from scheduler_application.alert_rules import AlertRule, RulePhase, RuleState
 from scheduler_application.alerting import AlertEvaluator
-from scheduler_application.audit import AuditTrail
+from scheduler_application.audit import AuditTrail, PendingAudit
 from scheduler_application.dependencies import DependencyRelease
 from scheduler_application.leadership import DISPATCHER_LEASE, Leadership
 from scheduler_application.overview import UNFINISHED, SystemOverview, SystemState
@@ -32,6 +32,7 @@ __all__ = [
     "IssuedKey",
     "Leadership",
     "LocalWorkerPresence",
+    "PendingAudit",
     "ReportResult",
     "RulePhase",
     "RuleState",

@@ -9,6 +9,21 @@ from scheduler_domain import AuditEntry, AuditLogRepository, AuditQuery, Page, c
 from scheduler_foundation import Clock
 
 
+class PendingAudit:
+    """An audit entry that a use case may store in the same statement as its write.
+
+    The API offers one to a use case that can store it so (a manual trigger on PostgreSQL: one
+    commit rather than two, and never a write without its entry); `recorded` then tells the API
+    whether it went in, or is still to store.
+    """
+
+    __slots__ = ("entry", "recorded")
+
+    def __init__(self, entry: AuditEntry) -> None:
+        self.entry = entry
+        self.recorded = False
+
+
 class AuditTrail:
     """Records writes and lists them, newest first."""
 
@@ -31,6 +46,20 @@ class AuditTrail:
         `detail` must stay small and free of secrets: the caller chooses what goes in it. A NUL
         character in `resource` (which comes from the request's path) is kept as U+FFFD.
         """
+        pending = self.pending(actor, action, resource, source_ip=source_ip, outcome=outcome, detail=detail)
+        return await self._log.record(pending.entry)
+
+    def pending(
+        self,
+        actor: str,
+        action: str,
+        resource: str,
+        *,
+        source_ip: str | None,
+        outcome: int,
+        detail: Mapping[str, Any] | None = None,
+    ) -> PendingAudit:
+        """The entry `record` would store now, for a use case to store with its write instead."""
         entry = AuditEntry(
             actor=actor,
             action=action,
@@ -40,7 +69,7 @@ class AuditTrail:
             outcome=outcome,
             detail=dict(detail or {}),
         )
-        return await self._log.record(entry)
+        return PendingAudit(entry)
 
     async def page(self, query: AuditQuery) -> Page[AuditEntry]:
         """One page of entries matching `query`, newest first; `InvalidInput` for a bad limit."""

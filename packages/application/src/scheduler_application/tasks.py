@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 import msgspec
 
+from scheduler_application.audit import PendingAudit
 from scheduler_domain import (
+    AuditEntry,
     Page,
     Task,
     TaskQuery,
@@ -55,10 +57,11 @@ class ManualRunStore(Protocol):
     (PostgreSQL), and otherwise reads the task, then stores the run.
     """
 
-    async def add_from_task(self, run: TaskRun) -> TaskRun | None:
+    async def add_from_task(self, run: TaskRun, audit: AuditEntry | None = None) -> TaskRun | None:
         """Store `run` with the `task_type`, `priority` and `timeout_seconds` of its task as stored
-        now (its own are ignored); None, storing nothing, when the task does not exist or does
-        not accept runs, or a run holds the idempotency key already."""
+        now (its own are ignored), and `audit` with it, its detail completed with the run's id
+        under `run_id`; None, storing nothing, when the task does not exist or does not accept
+        runs, or a run holds the idempotency key already."""
         ...
 
 
@@ -150,11 +153,14 @@ class TaskControl:
         *,
         arguments: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        audit: PendingAudit | None = None,
     ) -> TaskRun:
         """Create a run to start now and wake the dispatchers.
 
         With an `idempotency_key`, triggering the same task twice with that key returns the
-        first run instead of creating another.
+        first run instead of creating another. `audit`, the request's entry, is stored with the
+        run where the store can (`ManualRunStore`), its detail completed with `run_id`, and then
+        marked `recorded`; otherwise it is left for the caller to store.
         """
         check_idempotency_key(idempotency_key)
         check_storable("arguments", arguments)
@@ -171,7 +177,11 @@ class TaskControl:
         )
         # Arguments are checked against the task's command, so that path reads the task first; so
         # does every trigger the one-step store declines (it then finds out why).
-        stored = await self._manual_runs.add_from_task(run) if self._manual_runs and not arguments else None
+        stored = None
+        if self._manual_runs is not None and not arguments:
+            stored = await self._manual_runs.add_from_task(run, audit.entry if audit else None)
+            if stored is not None and audit is not None:
+                audit.recorded = True
         if stored is None:
             stored = await self._runs.add(await self._copying_task(run))
         self._wakeup.notify()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol, cast
 
 from scheduler_domain import (
+    AuditEntry,
     Page,
     RunQuery,
     RunStatus,
@@ -31,7 +32,7 @@ class _ClaimsWithTasks(Protocol):
 
 
 class _ManualRunStore(Protocol):
-    async def add_from_task(self, run: TaskRun) -> TaskRun | None: ...
+    async def add_from_task(self, run: TaskRun, audit: AuditEntry | None = None) -> TaskRun | None: ...
 
 
 class MeteredRunRepository:
@@ -45,9 +46,9 @@ class MeteredRunRepository:
         """See `TaskRunRepository.add`."""
         return await self._runs.add(run)
 
-    async def add_from_task(self, run: TaskRun) -> TaskRun | None:
+    async def add_from_task(self, run: TaskRun, audit: AuditEntry | None = None) -> TaskRun | None:
         """The wrapped store's one-step manual run (PostgreSQL's: see `ManualRunStore`)."""
-        return await cast("_ManualRunStore", self._runs).add_from_task(run)
+        return await cast("_ManualRunStore", self._runs).add_from_task(run, audit)
 
     async def get(self, run_id: int) -> TaskRun:
         """See `TaskRunRepository.get`."""

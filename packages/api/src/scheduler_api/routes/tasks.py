@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from scheduler_api import mapping
-from scheduler_api.audit import audited
+from scheduler_api.audit import audited, pending_audit
 from scheduler_api.auth import requires, sees_secrets
 from scheduler_api.openapi import problems
 from scheduler_api.routes.params import Cursor, Limit, Runs, Tasks
@@ -105,11 +105,20 @@ class TaskRoutes(Controller):
         responses=problems(404, 409),
     )
     async def trigger_task(
-        self, task_id: FromPath[int], tasks: Tasks, data: JSONBody[TriggerIn | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        task_id: FromPath[int],
+        tasks: Tasks,
+        data: JSONBody[TriggerIn | None] = None,
     ) -> RunOut:
         """Run a task now (the body is optional); the same `idempotency_key` returns the first run."""
         body = data or TriggerIn()
-        run = await tasks.trigger(task_id, arguments=body.arguments, idempotency_key=body.idempotency_key)
+        run = await tasks.trigger(
+            task_id,
+            arguments=body.arguments,
+            idempotency_key=body.idempotency_key,
+            audit=pending_audit(request),
+        )
         return mapping.run_out(run)
 
     @get("/{task_id:int}/runs", opt=requires(Permission.TASK_READ), responses=problems(404))

@@ -7,7 +7,16 @@ from datetime import datetime, timedelta
 
 from psycopg import errors
 
-from scheduler_domain import Page, Priority, RunQuery, RunStatus, RunTransition, Task, TaskRun, Trigger
+from scheduler_domain import (
+    AuditEntry,
+    Page,
+    RunQuery,
+    RunStatus,
+    RunTransition,
+    Task,
+    TaskRun,
+    Trigger,
+)
 from scheduler_errors import Conflict, NotFound
 from scheduler_infrastructure.postgres.columns import (
     POSTGRES,
@@ -17,6 +26,7 @@ from scheduler_infrastructure.postgres.columns import (
     update_statement,
 )
 from scheduler_infrastructure.postgres.database import PostgresDatabase, Row, Session
+from scheduler_infrastructure.postgres.manual_runs import manual_run_insert
 from scheduler_infrastructure.postgres.run_rows import COLUMNS, params_of, run_of
 from scheduler_infrastructure.postgres.task_rows import COLUMNS as TASK_COLUMNS
 from scheduler_infrastructure.postgres.task_rows import task_of
@@ -75,24 +85,6 @@ _UPDATE_BATCH_IF = (
     + ", ".join(_BATCH_FIELDS)
     + ") WHERE t.id = v.id AND t.status = v.expected AND t.attempt = v.attempt RETURNING t.id"
 )
-#: The run fields copied from its task when it is made (see `TaskRun`), read from the task's row.
-_FROM_TASK = {
-    "task_type": "task.task_type",
-    "priority": "task.priority",
-    "priority_rank": "CASE task.priority "
-    + " ".join(f"WHEN '{level.value}' THEN {level.rank}" for level in Priority)
-    + " END",
-    "timeout_seconds": "task.timeout_seconds",
-}
-# One statement: the task's row read and the run inserted from it, only while the task accepts runs
-# (`Task.accepts_runs`: not archived). No row back: no such task, an archived one, or a run holding
-# the idempotency key already.
-_ADD_FROM_TASK = f"""
-INSERT INTO task_runs ({", ".join(COLUMNS)})
-SELECT {", ".join(_FROM_TASK.get(column, f"%({column})s") for column in COLUMNS)}
-FROM tasks AS task WHERE task.id = %(task_id)s AND task.status <> 'archived'
-ON CONFLICT DO NOTHING RETURNING *
-"""  # noqa: S608 - fixed column names, bound values
 _SAME_KEY = "SELECT * FROM task_runs WHERE task_id = %(task_id)s AND idempotency_key = %(key)s"
 _SAME_FIRE = """
 SELECT * FROM task_runs WHERE task_id = %(task_id)s AND scheduled_for = %(fire)s AND trigger = 'schedule'
@@ -179,16 +171,19 @@ class PostgresTaskRunRepository:
 
         return await self._db.run(store, transaction=False)
 
-    async def add_from_task(self, run: TaskRun) -> TaskRun | None:
+    async def add_from_task(self, run: TaskRun, audit: AuditEntry | None = None) -> TaskRun | None:
         """Store `run` with the `task_type`, `priority` and `timeout_seconds` of its task as stored
         now (its own are ignored), reading the task in the same statement: one round trip.
 
-        None when the task does not exist or is archived, or a run holds the idempotency key
-        already: the caller then takes the long way (`TaskRunRepository.add` after reading the
-        task), which tells these apart.
+        With `audit`, that entry is stored by the same statement, its detail completed with the
+        run's id under `run_id`: both or neither.
+
+        None, storing nothing, when the task does not exist or is archived, or a run holds the
+        idempotency key already: the caller then takes the long way (`TaskRunRepository.add` after
+        reading the task), which tells these apart.
         """
-        params = params_of(run)
-        row = await self._db.run(lambda session: session.fetch_one(_ADD_FROM_TASK, params), transaction=False)
+        statement, params = manual_run_insert(params_of(run), audit)
+        row = await self._db.run(lambda session: session.fetch_one(statement, params), transaction=False)
         return None if row is None else run_of(row)
 
     async def get(self, run_id: int) -> TaskRun:
