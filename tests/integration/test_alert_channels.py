@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -26,7 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from scheduler_app.alerting import alert_channel
 from scheduler_application import AlertEvaluator, AlertMetrics, AlertRule, SystemOverview
+from scheduler_config import AlertChannelConfig
 from scheduler_errors import Unavailable
 from scheduler_foundation import AlertNotice
 from scheduler_infrastructure.alerts import EmailChannel, SlackChannel, WebhookChannel
@@ -274,18 +277,60 @@ async def test_the_email_carries_the_notice_in_plain_text() -> None:
     assert "condition: below 1 for 60s" in body
 
 
-async def test_the_email_is_sent_over_starttls_with_a_login(
-    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS: TLS throughout
+@pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])
+async def test_the_email_is_sent_over_tls_with_a_login(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext], mode: str
 ) -> None:
     server_tls, client_tls = tls
-    options = {"tls_context": server_tls, "require_starttls": True, "auth_required": True}
-    with smtp_server(authenticator=only("scheduler", "mail-s3cret"), **options) as (mailbox, port):
+    # aiosmtpd counts only STARTTLS as TLS for its AUTH rule
+    options: dict[str, Any] = (
+        {"tls_context": server_tls, "require_starttls": True}
+        if mode == "starttls"
+        else {"ssl_context": server_tls, "auth_require_tls": False}
+    )
+    with smtp_server(authenticator=only("scheduler", "mail-s3cret"), auth_required=True, **options) as (
+        mailbox,
+        port,
+    ):
         channel = mail_channel(
-            port, username="scheduler", password="mail-s3cret", starttls=True, tls_context=client_tls
+            port, username="scheduler", password="mail-s3cret", tls_context=client_tls, **{mode: True}
         )
         await channel.send(FIRING)
 
     assert [message["Subject"] for _, _, message in mailbox.messages] == ["[FIRING] no-workers (critical)"]
+
+
+async def test_implicit_tls_checks_the_servers_certificate(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server_tls, _ = tls
+    refused = pytest.raises(Unavailable, match="CERTIFICATE_VERIFY_FAILED")
+    with smtp_server(ssl_context=server_tls) as (mailbox, port), refused:
+        await mail_channel(port, implicit_tls=True).send(FIRING)  # the system's CAs: not ours
+
+    assert mailbox.messages == []
+
+
+async def test_the_implicit_tls_setting_reaches_the_channel(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server_tls, _ = tls
+    with smtp_server(ssl_context=server_tls) as (_, port):
+        settings = AlertChannelConfig(
+            kind="email", smtp_host="127.0.0.1", smtp_port=port, sender="s@example.org", to=("o@example.org",)
+        )
+        async with httpx.AsyncClient() as client:
+            channel = alert_channel(
+                "mail", msgspec.structs.replace(settings, implicit_tls=True), client=client, timeout=2
+            )
+            with pytest.raises(Unavailable, match="CERTIFICATE_VERIFY_FAILED"):  # it spoke TLS at once
+                await channel.send(FIRING)
+
+
+def test_starttls_and_implicit_tls_are_one_or_the_other() -> None:
+    with pytest.raises(ValueError, match="one of"):
+        mail_channel(25, starttls=True, implicit_tls=True)
 
 
 async def test_a_refused_login_is_unavailable_and_does_not_show_the_password(

@@ -151,6 +151,12 @@ def test_a_channel_setting_can_come_from_the_environment(tmp_path: Path) -> None
         ),
         (('["ops@example.org", "oncall@example.org"]', "[]"), "alerts.channels.mail.to", "at least one"),
         (('username = "scheduler"', ""), "alerts.channels.mail.password", "without a username"),
+        (
+            ("starttls = true", "starttls = true\nimplicit_tls = true"),
+            "alerts.channels.mail.implicit_tls",
+            "one of",
+        ),
+        (('kind = "webhook"', 'kind = "webhook"\nstarttls = true'), "alerts.channels.hook.starttls", "email"),
     ],
 )
 def test_a_mistake_is_refused_naming_its_field(

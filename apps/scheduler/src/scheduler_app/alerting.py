@@ -76,6 +76,7 @@ def alert_channel(
             username=settings.username,
             password=settings.password,
             starttls=settings.starttls,
+            implicit_tls=settings.implicit_tls,
             timeout=timeout,
         )
     kind = SlackChannel if settings.kind == "slack" else WebhookChannel

@@ -56,8 +56,10 @@ class AlertChannelConfig(Struct, frozen=True, kw_only=True, forbid_unknown_field
     to: tuple[str, ...] = ()
     username: str = ""
     password: str = ""
-    #: Upgrade the SMTP connection with STARTTLS before logging in and sending.
+    #: Upgrade the SMTP connection with STARTTLS before logging in and sending (port 587).
     starttls: bool = False
+    #: Speak TLS from the first byte (SMTPS, port 465); not with `starttls`.
+    implicit_tls: bool = False
 
 
 class AlertsConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -127,7 +129,7 @@ def _check_channel(where: str, channel: AlertChannelConfig) -> None:
         _check_email(where, channel)
         return
     _check_http_url(f"{where}.url", channel.url)
-    for name in ("smtp_host", "sender", "to", "username", "password"):
+    for name in ("smtp_host", "sender", "to", "username", "password", "starttls", "implicit_tls"):
         if getattr(channel, name):
             shown = "from" if name == "sender" else name
             raise InvalidInput.for_field(f"{where}.{shown}", f"is for email channels, not {channel.kind}")
@@ -147,6 +149,10 @@ def _check_email(where: str, channel: AlertChannelConfig) -> None:
     for address in channel.to:
         if "@" not in address:
             raise InvalidInput.for_field(f"{where}.to", f"{address!r} is not an email address")
+    if channel.starttls and channel.implicit_tls:
+        raise InvalidInput.for_field(
+            f"{where}.implicit_tls", "choose one of starttls (port 587) and implicit_tls (port 465)"
+        )
     if channel.password and not channel.username:
         raise InvalidInput.for_field(f"{where}.password", "is set without a username")
 

@@ -20,9 +20,10 @@ from scheduler_foundation import AlertNotice
 
 
 class EmailChannel:
-    """Sends each notice from `sender` to `recipients` through `host:port`, with STARTTLS and a
-    login when configured. STARTTLS checks the server's certificate against the system's CAs
-    (or `tls_context`'s)."""
+    """Sends each notice from `sender` to `recipients` through `host:port`, over TLS and with a
+    login when configured: `starttls` upgrades a plain connection (usually port 587),
+    `implicit_tls` speaks TLS from the first byte (SMTPS, usually port 465). Either checks the
+    server's certificate against the system's CAs (or `tls_context`'s)."""
 
     kind = "email"
 
@@ -37,6 +38,7 @@ class EmailChannel:
         username: str = "",
         password: str = "",
         starttls: bool = False,
+        implicit_tls: bool = False,
         timeout: float = 5.0,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -47,15 +49,18 @@ class EmailChannel:
         self._recipients = tuple(recipients)
         self._username = username
         self._password = password
+        if starttls and implicit_tls:
+            raise ValueError("choose one of starttls and implicit_tls")
         self._starttls = starttls
+        self._implicit_tls = implicit_tls
         self._timeout = timeout
         self._tls_context = tls_context
 
     @property
     def longest_send_seconds(self) -> float:
-        """The longest a send takes by its socket timeouts: connecting, the greeting, EHLO,
-        STARTTLS and EHLO again, the login, MAIL, RCPT per recipient, DATA and the message, QUIT
-        (each at most `timeout`), and a second for the thread to report."""
+        """The longest a send takes by its socket timeouts: connecting (and the TLS handshake),
+        the greeting, EHLO, STARTTLS and EHLO again, the login, MAIL, RCPT per recipient, DATA
+        and the message, QUIT (each at most `timeout`), and a second for the thread to report."""
         exchanges = 10 + len(self._recipients) + (2 if self._username else 0)
         return exchanges * self._timeout + 1.0
 
@@ -91,12 +96,20 @@ class EmailChannel:
             raise Unavailable(f"{where} failed ({_reason(exc)})") from exc
 
     def _deliver(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+        with self._connect() as smtp:
             if self._starttls:
-                smtp.starttls(context=self._tls_context or ssl.create_default_context())
+                smtp.starttls(context=self._context())
             if self._username:
                 smtp.login(self._username, self._password)
             smtp.send_message(message, from_addr=self._sender, to_addrs=list(self._recipients))
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._implicit_tls:
+            return smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=self._context())
+        return smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+
+    def _context(self) -> ssl.SSLContext:
+        return self._tls_context or ssl.create_default_context()
 
 
 def _reason(exc: BaseException) -> str:
