@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
@@ -117,6 +118,33 @@ def test_an_api_key_made_by_the_cli_works_on_the_api(database_url: str, tmp_path
         with api_process.client(key) as client:
             assert client.get("/api/v1/tasks").status_code == 200
             assert client.post("/api/v1/tasks", json={"name": "x", "command": "true"}).status_code == 403
+    finally:
+        assert api_process.stop() == 0, api_process.logs()
+
+
+def test_a_key_revoked_in_the_database_stops_working_on_a_running_api_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    # the API trusts a key it has read for an hour: only the announced change can end it sooner
+    env = {
+        **cluster_env(database_url, "redis", f"e2e-{secrets.token_hex(4)}"),
+        "SCHEDULER_API__KEY_CACHE_SECONDS": "3600",
+    }
+    assert scheduler("migrate", env=env, cwd=tmp_path).returncode == 0
+    made = scheduler("apikey", "create", "--name", "ci", "--role", "readonly", env=env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    api_process = RoleProcess("api", tmp_path, env).start()
+    try:
+        with api_process.client(made.stdout.strip()) as client:
+            assert client.get("/api/v1/tasks").status_code == 200  # read, and remembered
+            with psycopg.connect(database_url, autocommit=True) as connection:
+                connection.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'ci'")
+
+            wait_for(
+                lambda: client.get("/api/v1/tasks").status_code == 401,
+                timeout=5,
+                what="the API to refuse the revoked key",
+            )
     finally:
         assert api_process.stop() == 0, api_process.logs()
 

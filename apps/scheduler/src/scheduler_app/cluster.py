@@ -29,7 +29,8 @@ async def run_role(role: str, config: AppConfig, *, reload: SettingsReload | Non
         if role == "api":
             access = await provide(container.use_cases.access)
             container.metrics().watch_key_lookups(lambda: access.key_lookups)
-            services = [await provide(roles.api_server)]
+            key_changes = container.storage.key_changes(db=database, on_change=access.forget_key)
+            services = [await provide(roles.api_server), key_changes]
             if reload is not None:
                 reload_api_limits(reload, await provide(roles.rate_limiter))
             if not config.api.jwt_secret:

@@ -41,8 +41,8 @@ class AccessControl:
     `key_cache_size` keys), so a busy client costs no lookup per request. A remembered key is
     still checked against the clock on every use, so it stops working the moment it expires. A key
     revoked through this object stops working at once; one revoked elsewhere (another API process,
-    the CLI) within `key_cache_ttl`. Unknown keys are never remembered. A zero TTL reads the store
-    on every request.
+    the CLI) when `forget_key` is told of it (the store announces changes: PostgreSQL), else within
+    `key_cache_ttl`. Unknown keys are never remembered. A zero TTL reads the store on every request.
     """
 
     def __init__(
@@ -120,6 +120,14 @@ class AccessControl:
         await self._keys.revoke(key_id, self._clock.now())
         self._known.forget(key_id)
 
+    def forget_key(self, key_id: int | None) -> None:
+        """Stop trusting a remembered key that changed elsewhere (revoked, deleted, its expiry or
+        role changed): the next request with it reads the store. None: every remembered key."""
+        if key_id is None:
+            self._known.clear()
+        else:
+            self._known.forget(key_id)
+
 
 class _KnownKeys:
     """Keys lately read from the store, by hash, each trusted until `ttl` after it was read."""
@@ -149,6 +157,10 @@ class _KnownKeys:
         while len(self._keys) >= self._size:
             del self._keys[next(iter(self._keys))]
         self._keys[key.key_hash] = (key, now)
+
+    def clear(self) -> None:
+        """Stop trusting every key."""
+        self._keys.clear()
 
     def forget(self, key_id: int) -> None:
         """Stop trusting the key with this id."""

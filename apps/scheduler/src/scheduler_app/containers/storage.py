@@ -15,6 +15,7 @@ from scheduler_infrastructure import (
     LocalWakeup,
     PostgresApiKeyRepository,
     PostgresAuditLogRepository,
+    PostgresKeyChanges,
     PostgresLeaseRepository,
     PostgresTaskRepository,
     PostgresTaskRunRepository,
@@ -67,3 +68,5 @@ class PostgresStorage(containers.DeclarativeContainer):
     audit_log = providers.Singleton(PostgresAuditLogRepository, db=database)
     leases = providers.Singleton(PostgresLeaseRepository, db=database)
     wakeup = providers.Resource(resources.postgres_wakeup, database)
+    #: Tells the API's key cache of keys revoked elsewhere; give it `on_change`.
+    key_changes = providers.Factory(PostgresKeyChanges, db=database)

@@ -3,6 +3,7 @@
 from scheduler_infrastructure.postgres.api_keys import PostgresApiKeyRepository
 from scheduler_infrastructure.postgres.audit_log import PostgresAuditLogRepository
 from scheduler_infrastructure.postgres.database import PostgresDatabase
+from scheduler_infrastructure.postgres.key_changes import PostgresKeyChanges
 from scheduler_infrastructure.postgres.leases import PostgresLeaseRepository
 from scheduler_infrastructure.postgres.runs import PostgresTaskRunRepository
 from scheduler_infrastructure.postgres.schema import (
@@ -22,6 +23,7 @@ __all__ = [
     "PostgresApiKeyRepository",
     "PostgresAuditLogRepository",
     "PostgresDatabase",
+    "PostgresKeyChanges",
     "PostgresLeaseRepository",
     "PostgresTaskRepository",
     "PostgresTaskRunRepository",
