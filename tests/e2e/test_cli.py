@@ -68,7 +68,9 @@ def test_an_encrypted_setting_round_trips_through_config_check(tmp_path: Path) -
         (["standalone", "--prot", "8080"], {}, "see `scheduler standalone --help`"),
         (["worker", "--api-key-file", "binary.toml"], WORKER, "--api-key-file binary.toml is not UTF-8"),
         (["worker", "--concurrency", "many"], {}, "see `scheduler worker --help`"),
-        (["apikey", "revoke"], {}, "see `scheduler apikey --help`"),
+        (["apikey", "remove"], {}, "see `scheduler apikey --help`"),
+        (["apikey", "revoke"], {}, "see `scheduler apikey revoke --help`"),
+        (["apikey", "revoke", "one"], {}, "'one' is not a valid integer"),
         (["config", "check"], {"SCHEDULER_CONFIG": "."}, "config file . cannot be read"),
         (["standalone", "--host", "192.0.2.1", "--data-dir", "d"], QUIET, "pass --host or set api.host"),
         (["standalone", "--host", "nowhere.invalid", "--data-dir", "d"], QUIET, "check --host or api.host"),
@@ -82,6 +84,28 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(
     result = scheduler(*args, env=env, cwd=tmp_path)
 
     assert says in refusal_line(result)
+
+
+def test_api_keys_are_listed_and_revoked_from_the_command_line(tmp_path: Path) -> None:
+    secrets = [
+        scheduler("apikey", "create", "--name", name, "--role", role, "--data-dir", "d", cwd=tmp_path).stdout
+        for name, role in (("ci", "readonly"), ("deploy bot", "operator"))
+    ]
+
+    revoked = scheduler("apikey", "revoke", "1", "--data-dir", "d", cwd=tmp_path)
+    listed = scheduler("apikey", "list", "--data-dir", "d", cwd=tmp_path)
+    unknown = scheduler("apikey", "revoke", "7", "--data-dir", "d", cwd=tmp_path)
+
+    assert (revoked.returncode, revoked.stdout) == (0, "revoked API key 1 (ci, readonly)\n")
+    header, first, second = listed.stdout.splitlines()
+    assert header.split() == ["ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED"]
+    assert first.split()[:3] == ["1", "ci", "readonly"]
+    assert first.split()[-1] != "-"  # revoked, and when
+    assert second.split()[:4] == ["2", "deploy", "bot", "operator"]
+    assert second.split()[-2:] == ["-", "-"]  # neither expiring nor revoked
+    assert not any(secret.strip() in listed.stdout for secret in secrets)
+    assert unknown.returncode != 0
+    assert refusal_line(unknown) == "error: there is no API key 7: `scheduler apikey list` shows them"
 
 
 @pytest.mark.parametrize("command", [["migrate"], ["apikey", "create", "--name", "ci", "--role", "admin"]])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from scheduler_app.resources import open_postgres
 from scheduler_application import AccessControl
 from scheduler_config import AppConfig
-from scheduler_domain import ApiKeyRepository, Role
+from scheduler_domain import ApiKey, ApiKeyRepository, Role
 from scheduler_foundation import SystemClock
 from scheduler_infrastructure import (
     PostgresApiKeyRepository,
@@ -40,6 +41,41 @@ async def create_api_key(config: AppConfig, *, name: str, role: str) -> str:
     async with _api_keys(config) as keys:
         issued = await AccessControl(keys=keys, clock=SystemClock()).issue(name, Role(role))
         return issued.secret
+
+
+async def list_api_keys(config: AppConfig) -> list[ApiKey]:
+    """Every key of the configured database, by id (hashes only, never a secret)."""
+    async with _api_keys(config) as keys:
+        return await keys.all()
+
+
+async def revoke_api_key(config: AppConfig, key_id: int) -> ApiKey:
+    """Revoke a key of the configured database now and return it; `NotFound` for an unknown id."""
+    async with _api_keys(config) as keys:
+        await AccessControl(keys=keys, clock=SystemClock()).revoke(key_id)
+        return next(key for key in await keys.all() if key.id == key_id)
+
+
+def key_table(keys: list[ApiKey]) -> str:
+    """`keys` as a table with a header, one key per line; `-` for a time not set."""
+    rows: list[tuple[str, ...]] = [("ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED")]
+    rows += [
+        (
+            str(key.id),
+            key.name,
+            key.role.value,
+            *(_moment(at) for at in (key.created_at, key.expires_at, key.revoked_at)),
+        )
+        for key in keys
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _moment(at: datetime | None) -> str:
+    return "-" if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @contextlib.asynccontextmanager

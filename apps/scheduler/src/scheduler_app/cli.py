@@ -13,7 +13,7 @@ import click
 from scheduler_app.containers.basics import default_worker_id
 from scheduler_app.event_loop import run_async
 from scheduler_config import AppConfig, load_config
-from scheduler_errors import SchedulerError
+from scheduler_errors import NotFound, SchedulerError
 
 if TYPE_CHECKING:
     from scheduler_app.reloading import SettingsReload
@@ -217,6 +217,42 @@ def apikey_create(ctx: click.Context, name: str, role: str, data_dir: Path | Non
 
     config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
     click.echo(run_async(create_api_key(config, name=name, role=role)))
+
+
+@apikey.command("list")
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=_DATA_DIR_HELP
+)
+@click.pass_context
+def apikey_list(ctx: click.Context, data_dir: Path | None) -> None:
+    """List the API keys: id, name, role, and when each was created, expires and was revoked."""
+    from scheduler_app.admin import key_table, list_api_keys
+
+    config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
+    click.echo(key_table(run_async(list_api_keys(config))))
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=int)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=_DATA_DIR_HELP
+)
+@click.pass_context
+def apikey_revoke(ctx: click.Context, key_id: int, data_dir: Path | None) -> None:
+    """Revoke the API key KEY_ID (see `scheduler apikey list`) now.
+
+    Every `scheduler api` on PostgreSQL refuses it at once; a running `scheduler standalone`
+    within api.key_cache_seconds.
+    """
+    from scheduler_app.admin import revoke_api_key
+
+    config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
+    try:
+        key = run_async(revoke_api_key(config, key_id))
+    except NotFound:
+        missing = f"there is no API key {key_id}: `scheduler apikey list` shows them"
+        raise click.ClickException(missing) from None
+    click.echo(f"revoked API key {key.id} ({key.name}, {key.role.value})")
 
 
 @cli.group("config")
