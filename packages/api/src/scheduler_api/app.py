@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.enums import HttpMethod
 from litestar.handlers import BaseRouteHandler
 from litestar.routes import HTTPRoute
 
 from scheduler_api.audit import audit_middleware, unaudited_writes
-from scheduler_api.auth import principal_guard, undeclared_routes
+from scheduler_api.auth import API_KEY_HEADER, principal_guard, undeclared_routes
 from scheduler_api.headers import add_security_headers
 from scheduler_api.limits import DEFAULT_LIMITS, RateLimiter, RateLimits, rate_limit_middleware
 from scheduler_api.monitoring import metrics_route, request_instruments
@@ -41,6 +43,10 @@ from scheduler_observability.metrics import Metrics
 
 API_PREFIX = "/api/v1"
 ONE_MIB = 1024 * 1024
+#: What a web page of an allowed origin may send, and read, across origins (see `cors_config`).
+CORS_METHODS = (HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.DELETE)
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", API_KEY_HEADER)
+CORS_EXPOSED_HEADERS = ("Retry-After", "WWW-Authenticate")
 
 
 def create_app(
@@ -61,6 +67,8 @@ def create_app(
     outside_tokens: OutsideTokens | None = None,
     rate_limits: RateLimits | RateLimiter = DEFAULT_LIMITS,
     monotonic: Callable[[], float] = time.monotonic,
+    cors_allow_origins: Sequence[str] = (),
+    cors_max_age_seconds: int = 600,
 ) -> Litestar:
     """A new app serving the REST API over the given use cases.
 
@@ -71,9 +79,10 @@ def create_app(
     `/api/v1` is recorded in `audit` (see `scheduler_api.audit`); every answer carries the
     security headers of `scheduler_api.headers`; every request is counted in `metrics`, which
     `GET /metrics` serves (to anyone when `metrics_public`, else to a credential with SystemRead;
-    see `scheduler_api.monitoring`), and served in a `tracer` span. Logging is left to the caller
-    (the app configures it); unexpected errors are logged on the `scheduler_api.problems` logger,
-    audit entries that could not be stored on `scheduler_api.audit`.
+    see `scheduler_api.monitoring`), and served in a `tracer` span. Web pages of
+    `cors_allow_origins` may call the API from a browser (see `cors_config`). Logging is left to
+    the caller (the app configures it); unexpected errors are logged on the
+    `scheduler_api.problems` logger, audit entries that could not be stored on `scheduler_api.audit`.
     """
     guard = principal_guard(access, tokens, outside_tokens)
     limiter = (
@@ -109,11 +118,34 @@ def create_app(
         request_max_body_size=max_body_bytes,
         logging_config=None,
         before_send=[add_security_headers],
+        cors_config=cors_config(cors_allow_origins, cors_max_age_seconds),
         debug=debug,
     )
     _refuse_undeclared_permissions(app)
     _refuse_unaudited_writes(app)
     return app
+
+
+def cors_config(allow_origins: Sequence[str], max_age_seconds: int) -> CORSConfig | None:
+    """Litestar's CORS for web pages of `allow_origins` (`*`: any); None, so no CORS header at all,
+    when there are none.
+
+    Litestar answers a preflight (`OPTIONS` with `Origin`) itself, before routing: the guard, the
+    rate limits and the audit log never see it, so it needs no credential, costs no allowance
+    and records nothing. Every other answer to an allowed origin, an error included, carries
+    `Access-Control-Allow-Origin`, so a page can read it. Credentials travel in headers, never in
+    cookies: none are allowed.
+    """
+    if not allow_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(allow_origins),
+        allow_methods=list(CORS_METHODS),
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        allow_credentials=False,
+        max_age=max_age_seconds,
+    )
 
 
 def _provide(value: Any) -> Provide:

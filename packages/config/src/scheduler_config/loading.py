@@ -72,7 +72,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _env_value(key: str, raw: str) -> Any:
     """Env values are text: lists come comma-separated, numbers and booleans as JSON."""
-    if key in ("task_types",):
+    if key in ("task_types", "cors_allow_origins"):
         return [part.strip() for part in raw.split(",") if part.strip()]
     try:
         value = json.loads(raw)

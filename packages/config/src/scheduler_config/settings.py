@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from msgspec import Struct, structs
 
 from scheduler_config.alerting import AlertsConfig, check_alerts
+from scheduler_config.cors import check_cors_origins
 from scheduler_errors import InvalidInput
 
 SQLITE_PREFIX = "sqlite:///"
@@ -108,6 +109,12 @@ class ApiConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: allowance is spent, every request from that address is answered 429. 0 in either: no limit.
     auth_failures_per_second: float = 5.0
     auth_failures_burst: int = 50
+    #: The origins (`scheme://host[:port]`, as browsers send them in `Origin`) of the web pages that
+    #: may call the API from a browser (CORS), or `*` alone: any. Empty: no CORS headers at all,
+    #: so browsers refuse every cross-origin call. Credentials travel in headers, never in cookies.
+    cors_allow_origins: tuple[str, ...] = ()
+    #: How long a browser may keep the answer to a preflight request before it asks again.
+    cors_max_age_seconds: int = 600
 
 
 class DispatcherConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -249,6 +256,7 @@ _RANGES: tuple[tuple[str, int, int | None, str], ...] = (
     ("api.rate_limit_burst", 0, None, " (0: no limit)"),
     ("api.auth_failures_per_second", 0, None, " (0: no limit)"),
     ("api.auth_failures_burst", 0, None, " (0: no limit)"),
+    ("api.cors_max_age_seconds", 0, None, ""),
     ("dispatcher.batch_size", 1, None, ""),
     ("dispatcher.misfire_grace_seconds", 0, None, ""),
     ("dispatcher.timeout_grace_seconds", 0, None, ""),
@@ -281,6 +289,7 @@ def _check(config: AppConfig) -> None:
     if config.admin_api_key and len(config.admin_api_key) < 16:
         raise InvalidInput.for_field("admin_api_key", "must be at least 16 characters")
     _check_tokens(config.api)
+    check_cors_origins(config.api.cors_allow_origins)
     _check_url("queue.url", config.queue.url, _BROKER_SCHEMES, "use redis://, amqp:// or memory://")
     _check_url(
         "worker.api_url",

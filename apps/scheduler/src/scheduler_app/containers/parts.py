@@ -229,6 +229,8 @@ class Roles(containers.DeclarativeContainer):
         max_body_bytes=core.config.provided.api.max_body_bytes,
         outside_tokens=outside_tokens,
         rate_limits=rate_limiter,
+        cors_allow_origins=core.config.provided.api.cors_allow_origins,
+        cors_max_age_seconds=core.config.provided.api.cors_max_age_seconds,
     )
     api_server = providers.Singleton(
         ApiServer,
