@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.cluster import RoleProcess, migrated_cluster
 from tests.e2e.standalone import Standalone, wait_for
+from tests.worker_fixtures.http_server import serving
 
 RELAXED = """
 [api]
@@ -37,18 +38,32 @@ def settings_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["standalone", "api"])
-def standalone(request: pytest.FixtureRequest, tmp_path: Path, settings_file: Path) -> Iterator[Standalone]:
-    """`scheduler standalone`, or `scheduler api` on PostgreSQL and Redis, reading `settings_file`."""
+@contextlib.contextmanager
+def process_reading(role: str, tmp_path: Path, settings_file: Path) -> Iterator[Standalone]:
+    """`scheduler standalone`, or `scheduler <role>` on PostgreSQL and Redis, reading `settings_file`."""
     with contextlib.ExitStack() as stack:
-        if request.param == "standalone":
+        if role == "standalone":
             process = Standalone(tmp_path / "data", env={"SCHEDULER_CONFIG": str(settings_file)})
         else:
             env = stack.enter_context(migrated_cluster(tmp_path))
-            process = RoleProcess("api", tmp_path, {**env, "SCHEDULER_CONFIG": str(settings_file)})
+            process = RoleProcess(role, tmp_path, {**env, "SCHEDULER_CONFIG": str(settings_file)})
         process.start()
         yield process
         assert process.stop() == 0, process.logs()
+
+
+@pytest.fixture(params=["standalone", "api"])
+def standalone(request: pytest.FixtureRequest, tmp_path: Path, settings_file: Path) -> Iterator[Standalone]:
+    """A process serving the API, reading `settings_file`."""
+    with process_reading(request.param, tmp_path, settings_file) as process:
+        yield process
+
+
+@pytest.fixture(params=["standalone", "dispatcher"])
+def scheduling(request: pytest.FixtureRequest, tmp_path: Path, settings_file: Path) -> Iterator[Standalone]:
+    """A process running a dispatcher, reading `settings_file`."""
+    with process_reading(request.param, tmp_path, settings_file) as process:
+        yield process
 
 
 def reload_lines(process: Standalone) -> list[dict[str, Any]]:
@@ -98,3 +113,26 @@ def test_settings_that_do_not_load_change_nothing_and_the_process_goes_on(
     assert "dispatcher.batch_size" in line["event"]
     assert statuses(standalone, 5) == [200] * 5
     standalone.check_alive()
+
+
+def test_a_reload_puts_new_alert_rules_in_force(scheduling: Standalone, settings_file: Path) -> None:
+    with serving() as server:
+        alerts = (
+            "[alerts]\nevaluation_interval_seconds = 0.2\n\n"
+            '[[alerts.rules]]\nname = "few-workers"\nmetric = "workers_online"\nbelow = 1000\n'
+            'channels = ["hook"]\n\n'
+            f'[alerts.channels.hook]\nkind = "webhook"\nurl = "{server.url("/alerts")}"\n'
+        )
+        settings_file.write_text(RELAXED + alerts)
+
+        line = hangup(scheduling, 0)
+        [notice] = wait_for(
+            lambda: [json.loads(request.body) for request in list(server.received)],
+            timeout=10,
+            what="the new rule's notification",
+        )
+
+    assert line["event"] == "settings reloaded"
+    assert "alerts.rules" in line["applied"]
+    assert line["restart_needed"] == []
+    assert (notice["rule"], notice["state"]) == ("few-workers", "firing")

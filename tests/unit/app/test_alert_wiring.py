@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scheduler_app.alerting import alert_evaluator, alert_rule
+from scheduler_app.alerting import alert_rule, live_alerts
 from scheduler_app.containers.processes import StandaloneContainer
 from scheduler_application import AlertEvaluator, AlertMetrics, AlertRule, SystemOverview
 from scheduler_config import AlertRuleConfig, AppConfig, load_config
@@ -68,18 +68,18 @@ def test_a_rule_is_read_from_its_settings() -> None:
 
 
 async def test_without_rules_there_is_no_evaluator() -> None:
-    made = alert_evaluator(AppConfig(), metrics(), FakeClock())
+    made = live_alerts(AppConfig(), metrics(), FakeClock())
 
-    assert await anext(made) is None
+    assert (await anext(made)).evaluator is None
 
 
 async def test_each_channel_is_built_as_its_kind(tmp_path: Path) -> None:
     file = tmp_path / "settings.toml"
     file.write_text(SETTINGS)
     config = load_config({"SCHEDULER_CONFIG": str(file)})
-    made = alert_evaluator(config, metrics(), FakeClock())
+    made = live_alerts(config, metrics(), FakeClock())
 
-    evaluator = await anext(made)
+    evaluator = (await anext(made)).evaluator
 
     assert isinstance(evaluator, AlertEvaluator)
     assert [rule.name for rule in evaluator.rules] == ["slow"]

@@ -279,3 +279,63 @@ async def test_reset_forgets_states_and_unsent_notifications(store: Store) -> No
 def test_a_rule_naming_an_unknown_channel_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown channels"):
         store.evaluator(no_workers(channels=("nowhere",)), ops=FakeAlertChannel("ops"))
+
+
+def busy(threshold: float = 0.9) -> AlertRule:
+    return AlertRule(
+        name="busy", metric="worker_busy_ratio", comparison="above", threshold=threshold, channels=("ops",)
+    )
+
+
+async def test_a_reload_keeps_the_state_of_the_rules_it_leaves_as_they_were(store: Store) -> None:
+    ops = FakeAlertChannel("ops")
+    evaluator = store.evaluator(no_workers(for_seconds=0), ops=ops)
+    await evaluator.evaluate()  # no-workers fires
+
+    evaluator.reconfigure(
+        rules=[no_workers(for_seconds=0), busy()], channels={"ops": ops}, notify_timeout=0.2
+    )
+    await evaluator.evaluate()
+
+    assert ops.states == [("no-workers", "firing")]  # not told again
+    assert evaluator.state_of("no-workers").phase is RulePhase.FIRING
+    assert [rule.name for rule in evaluator.rules] == ["no-workers", "busy"]
+
+
+async def test_a_rule_changed_by_a_reload_starts_afresh(store: Store) -> None:
+    ops = FakeAlertChannel("ops")
+    evaluator = store.evaluator(no_workers(for_seconds=0), ops=ops)
+    await evaluator.evaluate()
+
+    evaluator.reconfigure(rules=[no_workers(for_seconds=60)], channels={"ops": ops}, notify_timeout=0.2)
+
+    assert evaluator.state_of("no-workers").phase is RulePhase.INACTIVE
+    await evaluator.evaluate()
+    store.clock.advance(60)
+    await evaluator.evaluate()
+    assert ops.states == [("no-workers", "firing"), ("no-workers", "firing")]  # held for its new time
+
+
+async def test_a_reload_keeps_what_waits_for_a_kept_channel_and_drops_the_rest(store: Store) -> None:
+    ops, old = FakeAlertChannel("ops"), FakeAlertChannel("old")
+    ops.failing = old.failing = True
+    evaluator = store.evaluator(no_workers(for_seconds=0, channels=("ops", "old")), ops=ops, old=old)
+    await evaluator.evaluate()  # both sends failed: waiting
+    new_ops = FakeAlertChannel("ops")
+
+    evaluator.reconfigure(rules=[no_workers(for_seconds=0)], channels={"ops": new_ops}, notify_timeout=0.2)
+    await evaluator.evaluate()
+
+    assert new_ops.states == [("no-workers", "firing")]  # the waiting notice, sent on the new channel
+    assert set(evaluator.channels) == {"ops"}
+
+
+def test_a_reload_naming_an_unknown_channel_is_refused_and_changes_nothing(store: Store) -> None:
+    ops = FakeAlertChannel("ops")
+    evaluator = store.evaluator(no_workers(), ops=ops)
+
+    with pytest.raises(ValueError, match="unknown channels"):
+        evaluator.reconfigure(rules=[busy()], channels={"mail": ops}, notify_timeout=0.2)
+
+    assert [rule.name for rule in evaluator.rules] == ["no-workers"]
+    assert set(evaluator.channels) == {"ops"}

@@ -148,3 +148,34 @@ async def test_without_alerts_the_dispatcher_runs_as_before() -> None:
     async with asyncio.timeout(2):
         await task
     assert dispatcher.alert_checks == 0
+
+
+async def test_alerts_given_while_running_are_evaluated_and_taken_away_are_not() -> None:
+    shared = Shared()
+    instance = Instance(shared, "a")
+    dispatcher, alerts = instance.dispatcher, instance.alerts
+    dispatcher.use_alerts(None, 0.01)  # started without rules
+
+    async with running(instance):
+        await eventually(lambda: dispatcher.passes >= 3)
+        assert dispatcher.alert_checks == 0
+        dispatcher.use_alerts(alerts, 0.01)  # a reload adds rules
+        await eventually(lambda: instance.channel.states == [("no-workers", "firing")])
+        dispatcher.use_alerts(None, 0.01)  # a reload takes them away
+        checks = dispatcher.alert_checks
+        passes = dispatcher.passes
+        await eventually(lambda: dispatcher.passes >= passes + 10)
+        assert dispatcher.alert_checks <= checks + 1  # one evaluation may have been under way
+
+
+async def test_a_new_interval_applies_at_once() -> None:
+    shared = Shared()
+    instance = Instance(shared, "a")
+    dispatcher = instance.dispatcher
+    dispatcher.use_alerts(instance.alerts, 3600)  # evaluated hourly: never within the test
+
+    async with running(instance):
+        await eventually(lambda: dispatcher.passes >= 3)
+        assert dispatcher.alert_checks == 0
+        dispatcher.use_alerts(instance.alerts, 0.01)
+        await eventually(lambda: dispatcher.alert_checks >= 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from scheduler_app.alerting import reload_alerts
 from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.parts import reload_api_limits
 from scheduler_app.containers.processes import ClusterContainer
@@ -39,7 +40,10 @@ async def run_role(role: str, config: AppConfig, *, reload: SettingsReload | Non
                     "this API process, until it stops; give every API process the same secret"
                 )
         else:  # the dispatcher also applies the workers' status reports, competing with its peers
-            services = [await provide(roles.dispatcher), await provide(roles.status_applier)]
+            dispatcher = await provide(roles.dispatcher)
+            services = [dispatcher, await provide(roles.status_applier)]
+            if reload is not None:
+                reload_alerts(reload, await provide(container.use_cases.alerts), dispatcher)
             if port := config.dispatcher.metrics_port:  # listening now: a taken port stops the start
                 host = config.dispatcher.metrics_host
                 services.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TextIO
 
+from scheduler_app.alerting import reload_alerts
 from scheduler_app.containers.basics import open_in_order, provide, settle
 from scheduler_app.containers.parts import reload_api_limits
 from scheduler_app.containers.processes import StandaloneContainer
@@ -49,13 +50,15 @@ async def _serve(config: AppConfig, *, out: TextIO, reload: SettingsReload | Non
             interval_seconds=config.worker.heartbeat_interval_seconds,
         )
         await keeper.check_in()
-        services = [server, await provide(roles.dispatcher), keeper, worker]
+        dispatcher = await provide(roles.dispatcher)
+        services = [server, dispatcher, keeper, worker]
         logger.info(
             "scheduler standalone starting",
             extra={"url": f"http://{server.host}:{server.port}", "database": str(config.sqlite_path)},
         )
         if reload is not None:
             reload_api_limits(reload, await provide(roles.rate_limiter))
+            reload_alerts(reload, await provide(container.use_cases.alerts), dispatcher)
         await run_until_stopped(services, reload=reload)
     finally:
         await settle(container.shutdown_resources())

@@ -43,10 +43,7 @@ class AlertEvaluator:
         clock: Clock,
         notify_timeout: float = 5.0,
     ) -> None:
-        for rule in rules:
-            unknown = set(rule.channels) - channels.keys()
-            if unknown:
-                raise ValueError(f"alert rule {rule.name!r} names unknown channels {sorted(unknown)}")
+        _check_channels(rules, channels)
         self.rules = tuple(rules)
         self._channels = dict(channels)
         self._metrics = metrics
@@ -55,6 +52,26 @@ class AlertEvaluator:
         self._watched = frozenset(rule.metric for rule in self.rules)
         self._states: dict[str, RuleState] = {}
         self._unsent: dict[str, deque[AlertNotice]] = {name: deque() for name in self._channels}
+
+    def reconfigure(
+        self, *, rules: Sequence[AlertRule], channels: Mapping[str, AlertChannel], notify_timeout: float
+    ) -> None:
+        """Evaluate `rules` and notify `channels` from now on (the settings were reloaded).
+
+        A rule that keeps its name and its condition (metric, comparison, threshold and
+        `for_seconds`) keeps its state, whatever else changed (severity, channels): a firing one
+        is not told again. Any other rule starts afresh, as under a new leader. Notifications not
+        yet sent stay queued for the channels that keep their name, and are dropped for the others.
+        """
+        _check_channels(rules, channels)
+        conditions = {_condition(rule) for rule in rules}
+        kept = {rule.name for rule in self.rules if _condition(rule) in conditions}
+        self._states = {name: state for name, state in self._states.items() if name in kept}
+        self._unsent = {name: self._unsent.get(name, deque()) for name in channels}
+        self.rules = tuple(rules)
+        self._channels = dict(channels)
+        self._notify_timeout = notify_timeout
+        self._watched = frozenset(rule.metric for rule in self.rules)
 
     @property
     def channels(self) -> Mapping[str, AlertChannel]:
@@ -134,6 +151,17 @@ class AlertEvaluator:
     def _failed(self, notice: AlertNotice, channel: AlertChannel, error: str) -> None:
         extra = _sending(notice, channel.name) | {"kind": channel.kind, "error": error}
         logger.warning("alert notification failed: sent again at the next evaluation", extra=extra)
+
+
+def _condition(rule: AlertRule) -> tuple[str, str, str, float, float]:
+    return (rule.name, rule.metric, rule.comparison, rule.threshold, rule.for_seconds)
+
+
+def _check_channels(rules: Sequence[AlertRule], channels: Mapping[str, AlertChannel]) -> None:
+    for rule in rules:
+        unknown = set(rule.channels) - channels.keys()
+        if unknown:
+            raise ValueError(f"alert rule {rule.name!r} names unknown channels {sorted(unknown)}")
 
 
 def _notice(rule: AlertRule, change: RuleChange, *, now: datetime) -> AlertNotice:

@@ -33,6 +33,7 @@ class Dispatcher:
     With `alerts`, the leader also evaluates the alert rules every `alert_interval` seconds, in
     a task of its own beside the passes, so that a slow notification never delays a pass. An
     instance that stops leading forgets the rules' states; the next leader starts from scratch.
+    `use_alerts` changes the evaluation while the dispatcher runs (a settings reload).
     """
 
     name = "dispatcher"
@@ -53,6 +54,9 @@ class Dispatcher:
         self._scheduler = scheduler
         self._alerts = alerts
         self._alert_interval = alert_interval
+        self._alerting: asyncio.Task[None] | None = None
+        self._changed_alerts = asyncio.Event()
+        self._running = False
         self._waves = waves
         self._leadership = leadership
         self._recovery = recovery
@@ -72,11 +76,16 @@ class Dispatcher:
         The leadership lease is renewed alongside, and released once the last pass has finished.
         """
         holding = asyncio.create_task(self._leadership.hold()) if self._leadership else None
-        alerting = asyncio.create_task(self._evaluate_alerts(self._alerts)) if self._alerts else None
+        self._running = True
+        if self._alerts is not None:
+            extra = {"rules": len(self._alerts.rules), "interval": self._alert_interval}
+            logger.info("alert rules loaded", extra=extra)
+            self._start_alerting()
         try:
             await self._run_passes()
         finally:
-            if alerting:
+            self._running = False
+            if alerting := self._alerting:
                 alerting.cancel()  # an evaluation in progress (a send) is not waited for
                 with contextlib.suppress(asyncio.CancelledError):
                     await alerting
@@ -102,6 +111,7 @@ class Dispatcher:
     def stop(self) -> None:
         """Finish the current pass, release the leadership and return from `run()`."""
         self._stopping.set()
+        self._changed_alerts.set()
 
     async def run_pass(self) -> None:
         """One pass: fire schedules when a scan is due, dispatch until a claim comes back short of a
@@ -121,18 +131,31 @@ class Dispatcher:
     def _leading(self) -> bool:
         return self._leadership is None or self._leadership.is_leader
 
-    async def _evaluate_alerts(self, alerts: AlertEvaluator) -> None:
-        """Evaluate every `alert_interval` while leading, from the first interval on, until stopped."""
-        logger.info(
-            "alert rules loaded", extra={"rules": len(alerts.rules), "interval": self._alert_interval}
-        )
+    def use_alerts(self, alerts: AlertEvaluator | None, interval: float) -> None:
+        """Evaluate `alerts` every `interval` seconds from the next evaluation on; None: no more."""
+        self._alerts, self._alert_interval = alerts, interval
+        self._changed_alerts.set()
+        if alerts is not None:
+            logger.info("alert rules loaded", extra={"rules": len(alerts.rules), "interval": interval})
+        if self._running:
+            self._start_alerting()
+
+    def _start_alerting(self) -> None:
+        if self._alerts is not None and (self._alerting is None or self._alerting.done()):
+            self._alerting = asyncio.create_task(self._evaluate_alerts())
+
+    async def _evaluate_alerts(self) -> None:
+        """Evaluate every `alert_interval` while leading, from the first interval on, until stopped
+        or left without alerts."""
         evaluated = False
         next_at = time.monotonic() + self._alert_interval
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), max(next_at - time.monotonic(), 0.0))
-            if self._stopping.is_set():
-                return
+        while not self._stopping.is_set() and (alerts := self._alerts) is not None:
+            self._changed_alerts.clear()
+            with contextlib.suppress(TimeoutError):  # `stop` and `use_alerts` cut the wait short
+                await asyncio.wait_for(self._changed_alerts.wait(), max(next_at - time.monotonic(), 0.0))
+            if self._stopping.is_set() or self._changed_alerts.is_set():
+                next_at = time.monotonic() + self._alert_interval
+                continue  # stopping, or other rules or interval: from the next interval on
             next_at = time.monotonic() + self._alert_interval
             self.alert_checks += 1
             if self._leading():

@@ -13,7 +13,7 @@ from scheduler_api import create_app
 from scheduler_api.limits import Rate, RateLimiter, RateLimits
 from scheduler_api.outside_tokens import IdentityProviderKeys, OutsideTokens
 from scheduler_api.tokens import TokenAuthority
-from scheduler_app.alerting import alert_evaluator
+from scheduler_app.alerting import current_evaluator, live_alerts
 from scheduler_app.readiness import Readiness
 from scheduler_app.reloading import SettingsReload
 from scheduler_app.reporter import InProcessRunReporter
@@ -152,7 +152,7 @@ class UseCases(containers.DeclarativeContainer):
         SystemOverview, tasks=storage.tasks, runs=storage.runs, workers=storage.workers
     )
     alert_metrics = providers.Singleton(AlertMetrics, overview=overview, runs=storage.runs, clock=core.clock)
-    alerts = providers.Resource(alert_evaluator, core.config, alert_metrics, core.clock)  # None: no rules
+    alerts = providers.Resource(live_alerts, core.config, alert_metrics, core.clock)  # reloadable
     policy = providers.Singleton(
         SchedulingPolicy.from_seconds,
         batch_size=core.config.provided.dispatcher.batch_size,
@@ -255,7 +255,7 @@ class Roles(containers.DeclarativeContainer):
         leadership=leadership,
         recovery=use_cases.recovery,
         waves=use_cases.wave_recovery,
-        alerts=use_cases.alerts,
+        alerts=providers.Callable(current_evaluator, use_cases.alerts),  # None: no rules
         alert_interval=core.config.provided.alerts.evaluation_interval_seconds,
     )
     status_applier = providers.Singleton(
