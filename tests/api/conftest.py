@@ -30,6 +30,7 @@ from scheduler_testing import (
     FakeApiKeyRepository,
     FakeAuditLogRepository,
     FakeClock,
+    FakeManualRunStore,
     FakeMessageQueue,
     FakeTaskRepository,
     FakeTaskRunRepository,
@@ -58,9 +59,14 @@ class World:
     metrics_public: bool = True
     database_up: bool = True
     outside_tokens: OutsideTokens | None = None
+    #: Manual runs stored in one step with their audit entry, as on PostgreSQL (`manual_runs`).
+    one_step_triggers: bool = False
 
     def __post_init__(self) -> None:
         self.task_rows = FakeTaskRepository(self.run_rows)
+        self.manual_runs = FakeManualRunStore(
+            tasks=self.task_rows, runs=self.run_rows, audit_log=self.audit_rows
+        )
         self.runs = MeteredRunRepository(self.run_rows, self.metrics)
         self.access = AccessControl(keys=self.key_rows, clock=self.clock)
         self.audit = AuditTrail(log=self.audit_rows, clock=self.clock)
@@ -83,6 +89,7 @@ class World:
                 clock=self.clock,
                 wakeup=self.wakeup,
                 executors={"shell": ShellExecutor.check_task},
+                manual_runs=self.manual_runs if self.one_step_triggers else None,
             ),
             runs=RunControl(runs=self.runs, queue=self.queue, clock=self.clock),
             access=self.access,

@@ -330,3 +330,48 @@ async def test_the_log_is_in_the_openapi_document(anonymous: httpx.AsyncClient) 
 
 async def test_reading_the_log_needs_a_credential(anonymous: httpx.AsyncClient) -> None:
     assert_problem(await anonymous.get(AUDIT), 401)
+
+
+@pytest.fixture
+def one_step(world: World) -> World:
+    """Manual runs stored in one step with their audit entry, as on PostgreSQL."""
+    world.one_step_triggers = True
+    return world
+
+
+async def test_a_trigger_stored_in_one_step_gets_the_entry_the_api_would_have_stored(
+    one_step: World, admin: httpx.AsyncClient
+) -> None:
+    task = await create_task(admin, name="nightly")
+
+    run = (await admin.post(f"/api/v1/tasks/{task['id']}/trigger")).json()  # one step
+    other = (await admin.post(f"/api/v1/tasks/{task['id']}/trigger", json={"arguments": {"x": 1}})).json()
+
+    assert one_step.manual_runs.audited == 1  # the first entry came with its run
+    *_, with_run, by_api = one_step.audit_rows.rows
+    assert (with_run.detail, by_api.detail) == ({"run_id": run["id"]}, {"run_id": other["id"]})
+    same = ("actor", "action", "resource", "at", "source_ip", "outcome")
+    assert [getattr(with_run, name) for name in same] == [getattr(by_api, name) for name in same]
+    assert recorded(one_step).count(("task.trigger", f"task:{task['id']}", 202)) == 2  # once each
+
+
+class FailingWakeup:
+    """A wake-up that fails: the trigger's answer fails after its run was stored."""
+
+    def notify(self) -> None:
+        raise RuntimeError("wake-up broken")
+
+
+async def test_a_trigger_that_fails_after_its_write_records_the_answer_too(one_step: World) -> None:
+    one_step.wakeup = FailingWakeup()  # type: ignore[assignment]
+    async with AsyncTestClient(app=one_step.app()) as client:
+        client.headers["X-API-Key"] = await one_step.key(Role.ADMIN)
+        task = await create_task(client)
+
+        answered = await client.post(f"/api/v1/tasks/{task['id']}/trigger")
+
+    assert answered.status_code == 500
+    assert [(action, outcome) for action, _, outcome in recorded(one_step)][-2:] == [
+        ("task.trigger", 202),  # stored with the run
+        ("task.trigger", 500),  # what was answered
+    ]

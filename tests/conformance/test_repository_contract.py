@@ -463,6 +463,17 @@ async def test_a_revoked_key_stays_findable_and_counted(stores: Stores) -> None:
         await stores.api_keys.revoke(999, T0)
 
 
+async def test_a_key_revoked_again_keeps_the_time_it_was_first_revoked(stores: Stores) -> None:
+    key = await stores.api_keys.add(a_key("ci"))
+    await stores.api_keys.revoke(key.id, T0 + timedelta(hours=1))
+
+    await stores.api_keys.revoke(key.id, T0 + timedelta(hours=5))
+
+    found = await stores.api_keys.find_by_hash("hash-of-ci")
+    assert found is not None
+    assert found.revoked_at == T0 + timedelta(hours=1)
+
+
 async def test_every_api_key_field_round_trips(stores: Stores) -> None:
     key = ApiKey(
         name="deploy",

@@ -106,6 +106,11 @@ def test_api_keys_are_listed_and_revoked_from_the_command_line(tmp_path: Path) -
     assert not any(secret.strip() in listed.stdout for secret in secrets)
     assert unknown.returncode != 0
     assert refusal_line(unknown) == "error: there is no API key 7: `scheduler apikey list` shows them"
+    revoked_at = first.split()[-1]
+    again = scheduler("apikey", "revoke", "1", "--data-dir", "d", cwd=tmp_path)
+    assert again.stdout == f"API key 1 (ci, readonly) was revoked already, at {revoked_at}\n"
+    listed_again = scheduler("apikey", "list", "--data-dir", "d", cwd=tmp_path).stdout
+    assert listed_again.splitlines()[1].split()[-1] == revoked_at  # the first revocation's time kept
 
 
 @pytest.mark.parametrize("command", [["migrate"], ["apikey", "create", "--name", "ci", "--role", "admin"]])

@@ -101,6 +101,59 @@ async def test_another_process_stops_trusting_a_revoked_key_at_once(db: Postgres
             await there.authenticate(issued.secret)
 
 
+async def test_changes_by_hand_from_another_search_path_and_a_truncate_are_heard(
+    db: PostgresDatabase,
+) -> None:
+    keys = PostgresApiKeyRepository(db=db)
+    control = AccessControl(keys=keys, clock=FakeClock(T0))
+    issued = await control.issue("ci", Role.READONLY)
+    async with db.session() as session:
+        row = await session.fetch_one("SELECT current_schema() AS name", {})
+    assert row is not None
+    schema = row["name"]
+    heard: list[int | None] = []
+
+    async with listening(db, heard), await admin_connection() as admin:  # search path: public
+        await admin.execute(f"UPDATE {schema}.api_keys SET revoked_at = now() WHERE id = %s", [issued.key.id])
+        await eventually(lambda: heard[-1] == issued.key.id, "the revocation by hand to be heard")
+        await admin.execute(f"TRUNCATE {schema}.api_keys")
+        await eventually(lambda: len(heard) == 3, "the truncation to be heard")
+
+    assert heard == [None, issued.key.id, None]
+
+
+async def kill_listener(db: PostgresDatabase) -> None:
+    """End the backend of the connection LISTENing for key changes on `db`'s schema."""
+    probe = await db.dedicated_connection()
+    channel = await schema_channel(probe, CHANNEL)
+    await probe.close()
+    async with await admin_connection() as admin:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND query LIKE %s",
+            [f'LISTEN "{channel}"%'],
+        )
+
+
+async def test_the_pause_after_a_loss_starts_short_again_once_listening(
+    db: PostgresDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[int | None] = []
+    async with listening(db, heard):
+        for losses in (1, 2):
+            await kill_listener(db)
+            await eventually(
+                lambda starts=1 + 2 * losses: heard.count(None) == starts,
+                "the loss and a new start",
+                timeout=10,
+            )
+
+    pauses = [
+        record.retry_in for record in caplog.records if record.getMessage().startswith("API key changes")
+    ]
+    assert pauses == [0.5, 0.5]
+
+
 async def test_a_lost_connection_forgets_everything_and_listens_again(db: PostgresDatabase) -> None:
     keys = PostgresApiKeyRepository(db=db)
     control = AccessControl(keys=keys, clock=FakeClock(T0))
@@ -108,15 +161,7 @@ async def test_a_lost_connection_forgets_everything_and_listens_again(db: Postgr
     heard: list[int | None] = []
 
     async with listening(db, heard):
-        probe = await db.dedicated_connection()
-        channel = await schema_channel(probe, CHANNEL)
-        await probe.close()
-        async with await admin_connection() as admin:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE pid <> pg_backend_pid() AND query LIKE %s",
-                [f'LISTEN "{channel}"%'],
-            )
+        await kill_listener(db)
         await eventually(lambda: heard.count(None) == 3, "the loss and the new start to be told", timeout=10)
         await keys.revoke(issued.key.id, T0)
         await eventually(lambda: heard[-1] == issued.key.id, "a revocation after the loss to be heard")

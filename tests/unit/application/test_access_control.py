@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import msgspec
@@ -243,3 +244,38 @@ class TestAdminKeys:
         await access.ensure_admin_key("sk_configured_secret")
 
         assert sorted(key.role for key in keys.rows.values()) == [Role.ADMIN, Role.OPERATOR]
+
+
+class SlowKeys(FakeApiKeyRepository):
+    """Keys in memory; a lookup waits for `go` once `hold` is set, as a slow database would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.reading = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        found = await super().find_by_hash(key_hash)
+        if self.hold:
+            self.reading.set()
+            await self.go.wait()
+        return found
+
+
+async def test_a_key_forgotten_while_it_is_read_is_not_remembered_as_it_was() -> None:
+    keys = SlowKeys()
+    control = AccessControl(keys=keys, clock=FakeClock(START), key_cache_ttl=timedelta(hours=1))
+    issued = await control.issue("ci", Role.READONLY)
+    keys.hold = True
+    reading = asyncio.create_task(control.authenticate(issued.secret))
+    await keys.reading.wait()  # it read the key while still valid
+
+    await keys.revoke(issued.key.id, START)  # revoked elsewhere, and announced
+    control.forget_key(issued.key.id)
+    keys.hold = False
+    keys.go.set()
+    await reading  # answered as read: valid at that moment
+
+    with pytest.raises(Unauthenticated):
+        await control.authenticate(issued.secret)  # not trusted from that stale read

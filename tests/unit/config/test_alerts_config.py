@@ -156,6 +156,7 @@ def test_a_channel_setting_can_come_from_the_environment(tmp_path: Path) -> None
             "alerts.channels.mail.implicit_tls",
             "one of",
         ),
+        (("starttls = true", "implicit_tls = true"), "alerts.channels.mail.smtp_port", "smtp_port = 465"),
         (('kind = "webhook"', 'kind = "webhook"\nstarttls = true'), "alerts.channels.hook.starttls", "email"),
     ],
 )

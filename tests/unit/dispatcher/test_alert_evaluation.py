@@ -179,3 +179,20 @@ async def test_a_new_interval_applies_at_once() -> None:
         assert dispatcher.alert_checks == 0
         dispatcher.use_alerts(instance.alerts, 0.01)
         await eventually(lambda: dispatcher.alert_checks >= 3)
+
+
+async def test_a_reload_during_an_evaluation_is_not_lost() -> None:
+    shared = Shared()
+    instance = Instance(shared, "a")
+    dispatcher = instance.dispatcher
+    instance.channel.delay = 0.3  # the first evaluation fires and sends for 0.3 s
+
+    async with running(instance):
+        await eventually(lambda: instance.channel.attempts == 1)
+        checks = dispatcher.alert_checks
+        dispatcher.use_alerts(instance.alerts, 3600)  # while it sends: hourly from now on
+        await eventually(lambda: instance.channel.states == [("no-workers", "firing")])
+        passes = dispatcher.passes
+        await eventually(lambda: dispatcher.passes >= passes + 20)
+
+        assert dispatcher.alert_checks == checks  # none at the old 0.01 s interval

@@ -49,11 +49,14 @@ async def list_api_keys(config: AppConfig) -> list[ApiKey]:
         return await keys.all()
 
 
-async def revoke_api_key(config: AppConfig, key_id: int) -> ApiKey:
-    """Revoke a key of the configured database now and return it; `NotFound` for an unknown id."""
+async def revoke_api_key(config: AppConfig, key_id: int) -> tuple[ApiKey, bool]:
+    """Revoke a key of the configured database now; returns it, and whether it was revoked
+    already (it keeps the time it was first revoked). `NotFound` for an unknown id."""
     async with _api_keys(config) as keys:
+        before = {key.id: key for key in await keys.all()}.get(key_id)
         await AccessControl(keys=keys, clock=SystemClock()).revoke(key_id)
-        return next(key for key in await keys.all() if key.id == key_id)
+        after = next(key for key in await keys.all() if key.id == key_id)
+        return after, before is not None and before.revoked_at is not None
 
 
 def key_table(keys: list[ApiKey]) -> str:
@@ -64,7 +67,7 @@ def key_table(keys: list[ApiKey]) -> str:
             str(key.id),
             key.name,
             key.role.value,
-            *(_moment(at) for at in (key.created_at, key.expires_at, key.revoked_at)),
+            *(moment(at) for at in (key.created_at, key.expires_at, key.revoked_at)),
         )
         for key in keys
     ]
@@ -74,7 +77,8 @@ def key_table(keys: list[ApiKey]) -> str:
     )
 
 
-def _moment(at: datetime | None) -> str:
+def moment(at: datetime | None) -> str:
+    """`at` as an ISO 8601 time in UTC, to the second; `-` for none."""
     return "-" if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
 
 

@@ -40,7 +40,7 @@ class LiveAlerts:
             return None
         timeout = alerts.notify_timeout_seconds
         channels = {
-            name: alert_channel(name, settings, client=self._http(), timeout=timeout)
+            name: alert_channel(name, settings, client=self._http, timeout=timeout)
             for name, settings in alerts.channels.items()
         }
         rules = [alert_rule(rule) for rule in alerts.rules]
@@ -114,9 +114,10 @@ def alert_rule(settings: AlertRuleConfig) -> AlertRule:
 
 
 def alert_channel(
-    name: str, settings: AlertChannelConfig, *, client: httpx.AsyncClient, timeout: float
+    name: str, settings: AlertChannelConfig, *, client: Callable[[], httpx.AsyncClient], timeout: float
 ) -> AlertChannel:
-    """The adapter of one `[alerts.channels.<name>]` entry."""
+    """The adapter of one `[alerts.channels.<name>]` entry; `client` gives the HTTP client of the
+    webhook and Slack channels (asked for those only)."""
     from scheduler_infrastructure.alerts import EmailChannel, SlackChannel, WebhookChannel
 
     if settings.kind == "email":
@@ -133,4 +134,4 @@ def alert_channel(
             timeout=timeout,
         )
     kind = SlackChannel if settings.kind == "slack" else WebhookChannel
-    return kind(name=name, url=settings.url, client=client, timeout=timeout)
+    return kind(name=name, url=settings.url, client=client(), timeout=timeout)

@@ -244,15 +244,16 @@ def apikey_revoke(ctx: click.Context, key_id: int, data_dir: Path | None) -> Non
     Every `scheduler api` on PostgreSQL refuses it at once; a running `scheduler standalone`
     within api.key_cache_seconds.
     """
-    from scheduler_app.admin import revoke_api_key
+    from scheduler_app.admin import moment, revoke_api_key
 
     config = _load(ctx, data_dir=str(data_dir) if data_dir else None)
     try:
-        key = run_async(revoke_api_key(config, key_id))
+        key, already = run_async(revoke_api_key(config, key_id))
     except NotFound:
         missing = f"there is no API key {key_id}: `scheduler apikey list` shows them"
         raise click.ClickException(missing) from None
-    click.echo(f"revoked API key {key.id} ({key.name}, {key.role.value})")
+    named = f"API key {key.id} ({key.name}, {key.role.value})"
+    click.echo(f"{named} was revoked already, at {moment(key.revoked_at)}" if already else f"revoked {named}")
 
 
 @cli.group("config")

@@ -23,8 +23,9 @@ The entry is stored before the last byte of the response goes out, so a client t
 answer finds the entry in the log. A route whose use case can store the entry in the same
 statement as its write asks for it with `pending_audit(request)` and hands it on (a manual
 trigger on PostgreSQL: one commit, not two, and no run without its entry); the use case marks it
-recorded when it did, and the middleware then stores nothing more. It is offered only where the
-resource is known before the answer (`id_param`), with the outcome the route answers on success.
+recorded when it did, and the middleware then stores nothing more, unless the answer was not the
+success recorded (the route failed after its write): then an entry with the status answered
+follows. It is offered only where the resource is known before the answer (`id_param`).
 
 When storing the entry apart fails, the error is logged on this module's logger with who, what
 and where, and the response goes out unchanged: the write has happened already, and a 500 would
@@ -210,7 +211,8 @@ class _Exchange:
 
     async def _record(self) -> None:
         principal = principal_of(ASGIConnection(self._scope))
-        if principal is None or (self._pending is not None and self._pending.recorded):
+        pending = self._pending
+        if principal is None or (pending and pending.recorded and pending.entry.outcome == self._status):
             return
         client = self._scope.get("client")
         source_ip = client[0] if client else None

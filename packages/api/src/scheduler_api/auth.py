@@ -6,9 +6,9 @@ caller on each request and checks that permission. A credential is an API key, a
 `POST /api/v1/auth/token` issued (HS256, see `scheduler_api.tokens`), or, when an identity provider
 is configured, a JWT it signed (RS256 or ES256, see `scheduler_api.outside_tokens`): the token's
 header decides which checks it, and each checker admits its own algorithms only. `AccessControl`
-remembers keys for a few seconds: an expired key fails at once, a key revoked through this API at
-once in this process and within that time elsewhere (see docs/api.md). A route that forgets to
-declare one is refused when the app is built.
+remembers keys for a few seconds: an expired key fails at once, a revoked key at once in this
+process, and in others as soon as they hear of it (on PostgreSQL, at once; see docs/api.md). A
+route that forgets to declare its permission is refused when the app is built.
 """
 
 from __future__ import annotations

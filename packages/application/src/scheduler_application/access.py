@@ -71,8 +71,9 @@ class AccessControl:
         key = self._known.get(key_hash, now)
         self._lookups["cached" if key is not None else "read"] += 1
         if key is None:
+            forgotten = self._known.forgotten  # a key forgotten while it is read is not kept
             key = await self._keys.find_by_hash(key_hash)
-            if key is not None:
+            if key is not None and self._known.forgotten == forgotten:
                 self._known.put(key, now)
         if key is None or not key.usable_at(now):
             raise Unauthenticated("the API key is unknown, expired or revoked")
@@ -136,6 +137,8 @@ class _KnownKeys:
         self._ttl = ttl
         self._size = size
         self._keys: dict[str, tuple[ApiKey, datetime]] = {}
+        #: How many times keys were forgotten: a read that began before one may be stale.
+        self.forgotten = 0
 
     def get(self, key_hash: str, now: datetime) -> ApiKey | None:
         """The key read less than `ttl` ago, or None."""
@@ -160,9 +163,11 @@ class _KnownKeys:
 
     def clear(self) -> None:
         """Stop trusting every key."""
+        self.forgotten += 1
         self._keys.clear()
 
     def forget(self, key_id: int) -> None:
         """Stop trusting the key with this id."""
+        self.forgotten += 1
         for key_hash in [h for h, (key, _) in self._keys.items() if key.id == key_id]:
             del self._keys[key_hash]

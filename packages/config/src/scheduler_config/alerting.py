@@ -135,6 +135,10 @@ def _check_channel(where: str, channel: AlertChannelConfig) -> None:
             raise InvalidInput.for_field(f"{where}.{shown}", f"is for email channels, not {channel.kind}")
 
 
+#: Ports that begin in plain SMTP (relay, submission with STARTTLS): never implicit TLS.
+_PLAIN_SMTP_PORTS = (25, 587)
+
+
 def _check_email(where: str, channel: AlertChannelConfig) -> None:
     if channel.url:
         raise InvalidInput.for_field(f"{where}.url", "is for webhook and slack channels, not email")
@@ -152,6 +156,12 @@ def _check_email(where: str, channel: AlertChannelConfig) -> None:
     if channel.starttls and channel.implicit_tls:
         raise InvalidInput.for_field(
             f"{where}.implicit_tls", "choose one of starttls (port 587) and implicit_tls (port 465)"
+        )
+    if channel.implicit_tls and channel.smtp_port in _PLAIN_SMTP_PORTS:
+        raise InvalidInput.for_field(
+            f"{where}.smtp_port",
+            f"port {channel.smtp_port} speaks plain SMTP, not implicit TLS: set smtp_port = 465, "
+            "or use starttls = true",
         )
     if channel.password and not channel.username:
         raise InvalidInput.for_field(f"{where}.password", "is set without a username")

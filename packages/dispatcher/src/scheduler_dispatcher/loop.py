@@ -150,10 +150,10 @@ class Dispatcher:
         evaluated = False
         next_at = time.monotonic() + self._alert_interval
         while not self._stopping.is_set() and (alerts := self._alerts) is not None:
-            self._changed_alerts.clear()
             with contextlib.suppress(TimeoutError):  # `stop` and `use_alerts` cut the wait short
                 await asyncio.wait_for(self._changed_alerts.wait(), max(next_at - time.monotonic(), 0.0))
-            if self._stopping.is_set() or self._changed_alerts.is_set():
+            if self._changed_alerts.is_set():  # also when set during the last evaluation
+                self._changed_alerts.clear()
                 next_at = time.monotonic() + self._alert_interval
                 continue  # stopping, or other rules or interval: from the next interval on
             next_at = time.monotonic() + self._alert_interval

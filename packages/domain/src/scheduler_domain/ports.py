@@ -227,7 +227,8 @@ class ApiKeyRepository(Protocol):
         ...
 
     async def revoke(self, key_id: int, now: datetime) -> None:
-        """Mark the key revoked at `now`; `NotFound` for an unknown id."""
+        """Mark the key revoked at `now`; one revoked already keeps its time. `NotFound` for an
+        unknown id."""
         ...
 
     async def count(self) -> int:

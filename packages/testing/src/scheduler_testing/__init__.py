@@ -3,6 +3,7 @@
 from scheduler_testing.builders import a_dispatch, a_run, a_task
 from scheduler_testing.clock import FakeClock
 from scheduler_testing.leases import FakeLeaseRepository
+from scheduler_testing.manual_runs import FakeManualRunStore
 from scheduler_testing.presence import FakeWorkerPresence
 from scheduler_testing.queue import FakeDelivery, FakeMessageQueue
 from scheduler_testing.repositories import (
@@ -21,6 +22,7 @@ __all__ = [
     "FakeClock",
     "FakeDelivery",
     "FakeLeaseRepository",
+    "FakeManualRunStore",
     "FakeMessageQueue",
     "FakeRunReporter",
     "FakeTaskRepository",

@@ -351,10 +351,11 @@ class FakeApiKeyRepository:
         return [self.rows[key] for key in sorted(self.rows)]
 
     async def revoke(self, key_id: int, now: datetime) -> None:
-        """Mark revoked."""
+        """Mark revoked, unless revoked already."""
         if key_id not in self.rows:
             raise NotFound("api key", key_id)
-        self.rows[key_id] = msgspec.structs.replace(self.rows[key_id], revoked_at=now)
+        key = self.rows[key_id]
+        self.rows[key_id] = msgspec.structs.replace(key, revoked_at=key.revoked_at or now)
 
     async def count(self) -> int:
         """How many keys."""

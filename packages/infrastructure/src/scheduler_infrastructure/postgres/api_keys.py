@@ -13,7 +13,8 @@ from scheduler_infrastructure.postgres.columns import aware, insert_statement
 from scheduler_infrastructure.postgres.database import PostgresDatabase
 
 _INSERT = insert_statement("api_keys", COLUMNS) + " RETURNING id"
-_REVOKE = "UPDATE api_keys SET revoked_at = %(now)s WHERE id = %(id)s"
+# A key revoked already keeps the time it was first revoked.
+_REVOKE = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, %(now)s) WHERE id = %(id)s"
 
 
 class PostgresApiKeyRepository:
@@ -48,7 +49,7 @@ class PostgresApiKeyRepository:
         return [api_key_of(row) for row in rows]
 
     async def revoke(self, key_id: int, now: datetime) -> None:
-        """Mark the key revoked at `now`; `NotFound` for an unknown id."""
+        """Mark the key revoked at `now` (unless revoked already); `NotFound` for an unknown id."""
         params = {"now": aware(now), "id": key_id}
         changed = await self._db.run(lambda session: session.execute(_REVOKE, params), transaction=False)
         if not changed:

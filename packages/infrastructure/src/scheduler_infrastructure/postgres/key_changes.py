@@ -31,7 +31,7 @@ class PostgresKeyChanges:
     `on_change(None)` says any key may have changed unseen: at every start of listening (before
     the LISTEN took effect nothing was heard), so a caller that forgets every key it remembers
     then misses nothing. When the connection is lost it is opened again, with a pause that
-    doubles up to 30 s; `run` returns only once `stop` was called.
+    doubles, up to 30 s, while it cannot listen; `run` returns only once `stop` was called.
     """
 
     name = "api-key-changes"
@@ -40,24 +40,23 @@ class PostgresKeyChanges:
         self._db = db
         self._on_change = on_change
         self._stopping = asyncio.Event()
+        self._retry_in = _FIRST_RETRY_SECONDS  # the next pause after a loss; reset once listening
 
     async def run(self) -> None:
         """Listen until `stop`, listening again whenever the connection is lost."""
-        retry_in = _FIRST_RETRY_SECONDS
         while not self._stopping.is_set():
             try:
                 await self._listen()
-                retry_in = _FIRST_RETRY_SECONDS
             except (psycopg.Error, SchedulerError) as exc:
                 self._on_change(None)  # whatever changes while no one listens goes unheard
                 logger.warning(
                     "API key changes unheard: a key revoked through another process stops working "
                     "here when the key cache expires (api.key_cache_seconds)",
-                    extra={"error": str(exc), "retry_in": retry_in},
+                    extra={"error": str(exc), "retry_in": self._retry_in},
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), retry_in)
-                retry_in = min(retry_in * 2, _MAX_RETRY_SECONDS)
+                    await asyncio.wait_for(self._stopping.wait(), self._retry_in)
+                self._retry_in = min(self._retry_in * 2, _MAX_RETRY_SECONDS)
 
     def stop(self) -> None:
         """Stop listening; `run` returns within half a second."""
@@ -67,6 +66,7 @@ class PostgresKeyChanges:
         listener = await self._db.dedicated_connection()
         try:
             await self._subscribe(listener)
+            self._retry_in = _FIRST_RETRY_SECONDS
             self._on_change(None)
             while not self._stopping.is_set():
                 async for notify in listener.notifies(timeout=_POLL_SECONDS):

@@ -42,12 +42,13 @@ class SqliteApiKeyRepository:
         return [api_key_of(row) for row in rows]
 
     async def revoke(self, key_id: int, now: datetime) -> None:
-        """Mark the key revoked at `now`; `NotFound` for an unknown id."""
+        """Mark the key revoked at `now` (unless revoked already); `NotFound` for an unknown id."""
         if key_id not in INTEGER_RANGE:
             raise NotFound("api key", key_id)
         async with self._db.transaction() as session:
             changed = await session.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ?", (to_micros(now), key_id)
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+                (to_micros(now), key_id),
             )
         if not changed:
             raise NotFound("api key", key_id)
