@@ -23,6 +23,7 @@ from scheduler_errors import InvalidInput, Unavailable
 from scheduler_foundation import Clock, Coalescer, SystemClock
 from scheduler_infrastructure.breaker import CircuitBreaker, CircuitOpen
 from scheduler_infrastructure.redis._errors import TRANSIENT, is_outage, redacted, translated
+from scheduler_infrastructure.redis._held import HeldEntries
 from scheduler_infrastructure.redis._layout import Stream, StreamLayout
 from scheduler_infrastructure.redis._streams import GroupStreams
 from scheduler_infrastructure.redis.delivery import ConsumerSlots, RedisDelivery, Taken
@@ -90,13 +91,11 @@ class RedisStreamsQueue:
         self._block_ms = block_ms
         self._clock = clock or SystemClock()
         self._breaker = breaker or CircuitBreaker("redis", failure_threshold=0)
-        self._taken: dict[tuple[str, bytes], Taken] = {}  # pending to this object, not settled yet
-        # Publishes and acks made while one is in flight share the next round trip.
+        # Publishes made while one is in flight share the next round trip.
         self._publishes: Coalescer[tuple[Stream, bytes]] = Coalescer(self._streams.add_many)
-        self._acks: Coalescer[Taken] = Coalescer(self._streams.ack_many)
         self._closed = asyncio.Event()
+        self._held = HeldEntries(self._streams, closed=self._closed.is_set)
         self._keepalive: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(
@@ -206,13 +205,11 @@ class RedisStreamsQueue:
         if self.closed:
             return
         self._closed.set()
-        await self._acks.drain()
         await self._publishes.drain()
-        await self._give_back(list(self._taken.values()), counted=True)
-        tasks = [task for task in (self._keepalive, *self._background) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._held.close()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            await asyncio.gather(self._keepalive, return_exceptions=True)
         await self._streams.client.aclose()
 
     # ------------------------------------------------------------------ consuming
@@ -231,7 +228,7 @@ class RedisStreamsQueue:
         try:
             taken, tails = await asyncio.shield(fetch)
         except asyncio.CancelledError:
-            fetch.add_done_callback(self._return_abandoned)  # the consumer left while Redis answered
+            fetch.add_done_callback(self._held.return_abandoned)  # the consumer left while Redis answered
             raise
         if taken and tails:
             slots.tails = tails
@@ -255,13 +252,9 @@ class RedisStreamsQueue:
             slots.next_claim = now + self._claim_idle_ms / 2000
         with self._breaker.guard(is_outage):
             fetched, tails = await self._streams.fetch(streams, want=slots.free, reclaim=reclaim)
-        taken = []
-        for entry in fetched:
-            if entry.key not in self._taken:  # else ours already: reclaimed while we hold it
-                self._taken[entry.key] = entry
-                taken.append(entry)
+        taken = self._held.hold(fetched)
         if self.closed:
-            await self._give_back(taken, counted=False)
+            await self._held.give_back(taken, counted=False)
             return [], tails
         return taken, tails
 
@@ -273,64 +266,14 @@ class RedisStreamsQueue:
             message = decode_message(taken.data)
         except msgspec.DecodeError:
             logger.warning("dead-lettering an undecodable message from %s", taken.stream.routing_key)
-            await self._settle_quietly(taken, requeue=False)
+            await self._held.settle_quietly(taken, requeue=False)
             return None
         if message.expired(self._clock.now()):
-            await self._settle_quietly(taken, requeue=None)
+            await self._held.settle_quietly(taken, requeue=None)
             return None
         taken.handed_out = True
         slots.take()
-        return RedisDelivery(taken=taken, message=message, slots=slots, settle=self._settle)
-
-    # ------------------------------------------------------------------ settling
-
-    async def _settle(self, taken: Taken, requeue: bool | None) -> None:
-        """Ack (`None`), requeue (True) or dead-letter (False) a delivered entry."""
-        if taken.settled:
-            raise Unavailable("the Redis queue was closed first; the message went back to its stream")
-        self._taken.pop(taken.key, None)
-        # Not through the breaker: a refused ack would leave the entry pending, unheld, for another
-        # consumer to reclaim and deliver again (a run done twice, a report's deliveries used up).
-        with translated(f"settling a message of {taken.stream.routing_key}"):
-            if requeue is None:
-                await self._acks.submit(taken)
-            else:
-                await self._streams.settle(taken, requeue)
-
-    async def _settle_quietly(self, taken: Taken, *, requeue: bool | None) -> None:
-        """Settle an entry never handed out; if Redis fails, it is reclaimed later."""
-        self._taken.pop(taken.key, None)
-        try:
-            await self._streams.settle(taken, requeue)
-        except (RedisError, OSError) as exc:
-            logger.warning("could not settle a message of %s: %s", taken.stream.routing_key, exc)
-
-    async def _give_back(self, entries: list[Taken], *, counted: bool) -> None:
-        """Return entries to their streams as new entries; `counted` only counts handed-out ones."""
-        for taken in entries:
-            if taken.settled:
-                continue
-            self._taken.pop(taken.key, None)
-            deliveries = taken.deliveries if counted and taken.handed_out else taken.deliveries - 1
-            try:
-                await self._streams.settle(taken, requeue=True, deliveries=deliveries)
-            except (RedisError, OSError) as exc:  # left pending: reclaimed after the idle timeout
-                logger.warning("could not hand back a message of %s: %s", taken.stream.routing_key, exc)
-
-    def _return_abandoned(self, fetch: asyncio.Future[tuple[list[Taken], list[bytes]]]) -> None:
-        if not fetch.cancelled() and fetch.exception() is None:
-            self._give_back_soon(fetch.result()[0])
-
-    def _give_back_soon(self, entries: list[Taken]) -> None:
-        """Give back entries never handed out, from code that cannot await."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop runs: `close` hands them back, or the idle timeout does
-            return
-        if not self.closed:
-            task = loop.create_task(self._give_back(entries, counted=False))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        return RedisDelivery(taken=taken, message=message, slots=slots, settle=self._held.settle)
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -341,10 +284,7 @@ class RedisStreamsQueue:
     async def _keep_alive(self) -> None:
         """Reset the idle time of every entry held here, so no one reclaims work in progress."""
         while await self._unless_closed(asyncio.sleep(self._claim_idle_ms / 3000)):
-            try:
-                await self._streams.refresh(list(self._taken.values()))
-            except (RedisError, OSError) as exc:
-                logger.debug("could not refresh held messages: %s", exc)
+            await self._held.refresh()
 
     async def _wait_out(self, refusal: CircuitOpen) -> None:
         """Pause a consumer while the breaker refuses calls: until a trial may go through, waking at
@@ -407,12 +347,12 @@ class _Deliveries:
         """Stop consuming: what was taken but not handed out goes back to its stream."""
         self._closed = True
         returning, self._waiting = list(self._waiting), deque()
-        await self._queue._give_back(returning, counted=False)
+        await self._queue._held.give_back(returning, counted=False)
 
     def __del__(self) -> None:
         # Dropped without `aclose` (as a consumer task that ends does): give back what it took.
         if self._waiting:
-            self._queue._give_back_soon(list(self._waiting))
+            self._queue._held.give_back_soon(list(self._waiting))
 
     async def _fill(self) -> None:
         try:
