@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -18,7 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from scheduler_domain import Message, decode_message, encode_message
+from scheduler_domain import Message, encode_message
 from scheduler_errors import InvalidInput, Unavailable
 from scheduler_foundation import Clock, Coalescer, SystemClock
 from scheduler_infrastructure.breaker import CircuitBreaker, CircuitOpen
@@ -26,6 +25,7 @@ from scheduler_infrastructure.redis._errors import TRANSIENT, is_outage, redacte
 from scheduler_infrastructure.redis._held import HeldEntries
 from scheduler_infrastructure.redis._layout import Stream, StreamLayout
 from scheduler_infrastructure.redis._streams import GroupStreams
+from scheduler_infrastructure.redis._taking import EntryTaker
 from scheduler_infrastructure.redis.delivery import ConsumerSlots, RedisDelivery, Taken
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ class RedisStreamsQueue:
     of the consumed keys highest level first, reclaims entries left pending by a dead consumer
     (idle for `claim_idle_ms`, counted by their `times_delivered`), then reads new ones, never
     taking more than the consumer's free prefetch. With nothing to take, the consumer blocks in
-    `XREAD` on the streams' last ids for up to `block_ms`, so it wakes as soon as one grows.
+    one `XREADGROUP` on its streams for up to `block_ms`, which takes a message as soon as one
+    is published (its groups are made first where a stream lacks one: an empty stream is made
+    for a level never used).
 
     An ack deletes the entry (so a stream holds only live messages and `max_stream_length`
     bounds the backlog: `publish` raises `Unavailable` when a stream is full). A requeue adds a
@@ -88,13 +90,23 @@ class RedisStreamsQueue:
         )
         self._layout = StreamLayout(namespace=namespace, levels=priority_levels)
         self._claim_idle_ms = claim_idle_ms
-        self._block_ms = block_ms
         self._clock = clock or SystemClock()
         self._breaker = breaker or CircuitBreaker("redis", failure_threshold=0)
         # Publishes made while one is in flight share the next round trip.
         self._publishes: Coalescer[tuple[Stream, bytes]] = Coalescer(self._streams.add_many)
         self._closed = asyncio.Event()
         self._held = HeldEntries(self._streams, closed=self._closed.is_set)
+        self._taker = EntryTaker(
+            streams=self._streams,
+            held=self._held,
+            breaker=self._breaker,
+            clock=self._clock,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+            closed=self._closed.is_set,
+            unless_closed=self._unless_closed,
+        )
         self._keepalive: asyncio.Task[None] | None = None
 
     @classmethod
@@ -212,69 +224,6 @@ class RedisStreamsQueue:
             await asyncio.gather(self._keepalive, return_exceptions=True)
         await self._streams.client.aclose()
 
-    # ------------------------------------------------------------------ consuming
-
-    async def _take(self, streams: list[Stream], slots: ConsumerSlots) -> list[Taken]:
-        """Entries to hand out; with none, block until a stream grows or a reclaim is due.
-
-        A fetch that read every stream to its end says where the ends were: the next call blocks
-        on them first rather than asking again for what is not there yet (a fetch is a script of
-        several commands; at a low rate, every message would cost two).
-        """
-        if slots.tails is not None:
-            tails, slots.tails = slots.tails, None
-            await self._wait_for_more(streams, tails, slots)
-        fetch = asyncio.ensure_future(self._fetch(streams, slots))
-        try:
-            taken, tails = await asyncio.shield(fetch)
-        except asyncio.CancelledError:
-            fetch.add_done_callback(self._held.return_abandoned)  # the consumer left while Redis answered
-            raise
-        if taken and tails:
-            slots.tails = tails
-        elif tails:  # none taken; with no tails either, it took entries but gave them back (closing)
-            await self._wait_for_more(streams, tails, slots)
-        return taken
-
-    async def _wait_for_more(self, streams: list[Stream], tails: list[bytes], slots: ConsumerSlots) -> None:
-        """Block until a stream has an entry past its tail, for `block_ms` at most, and not past the
-        next look for entries of dead consumers."""
-        block_ms = int(min(self._block_ms, (slots.next_claim - time.monotonic()) * 1000))
-        if block_ms >= 1:
-            # Not through the breaker: it follows a fetch that went through, and a wait of up to
-            # `block_ms` would hold a half-open breaker's place for a trial that long.
-            await self._unless_closed(self._streams.wait_for_more(streams, tails, block_ms))
-
-    async def _fetch(self, streams: list[Stream], slots: ConsumerSlots) -> tuple[list[Taken], list[bytes]]:
-        now = time.monotonic()
-        reclaim = now >= slots.next_claim
-        if reclaim:
-            slots.next_claim = now + self._claim_idle_ms / 2000
-        with self._breaker.guard(is_outage):
-            fetched, tails = await self._streams.fetch(streams, want=slots.free, reclaim=reclaim)
-        taken = self._held.hold(fetched)
-        if self.closed:
-            await self._held.give_back(taken, counted=False)
-            return [], tails
-        return taken, tails
-
-    async def _admit(self, taken: Taken, slots: ConsumerSlots) -> RedisDelivery | None:
-        """The delivery to hand out, or None when the message is dropped or dead-lettered here."""
-        if taken.settled:
-            return None
-        try:
-            message = decode_message(taken.data)
-        except msgspec.DecodeError:
-            logger.warning("dead-lettering an undecodable message from %s", taken.stream.routing_key)
-            await self._held.settle_quietly(taken, requeue=False)
-            return None
-        if message.expired(self._clock.now()):
-            await self._held.settle_quietly(taken, requeue=None)
-            return None
-        taken.handed_out = True
-        slots.take()
-        return RedisDelivery(taken=taken, message=message, slots=slots, settle=self._held.settle)
-
     # ------------------------------------------------------------------ housekeeping
 
     def _start_keepalive(self) -> None:
@@ -334,7 +283,7 @@ class _Deliveries:
         queue._start_keepalive()
         while not (self._closed or queue.closed):
             if self._waiting:
-                delivery = await queue._admit(self._waiting.popleft(), self._slots)
+                delivery = await queue._taker.admit(self._waiting.popleft(), self._slots)
                 if delivery is not None:
                     return delivery
             elif self._slots.free <= 0:
@@ -356,7 +305,7 @@ class _Deliveries:
 
     async def _fill(self) -> None:
         try:
-            taken = await self._queue._take(self._streams, self._slots)
+            taken = await self._queue._taker.take(self._streams, self._slots)
         except CircuitOpen as exc:
             await self._queue._wait_out(exc)
             return
