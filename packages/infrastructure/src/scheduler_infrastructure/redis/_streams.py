@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
@@ -90,42 +90,6 @@ class GroupStreams:
         )
         taken = [Taken(streams[int(index) - 1], entry_id, data, int(n)) for index, entry_id, data, n in rows]
         return taken, list(tails)
-
-    async def read_new(self, streams: Sequence[Stream], *, count: int, block_ms: int) -> list[Taken] | None:
-        """New entries for this consumer, up to `count` per stream, best stream first, waiting up
-        to `block_ms` for the first (one blocking `XREADGROUP`); None, taking nothing, when a
-        stream lacks the group (see `ensure_groups`)."""
-        try:
-            reply = await self.client.xreadgroup(
-                self.group,
-                self.consumer,
-                {stream.name: ">" for stream in streams},
-                count=count,
-                block=block_ms,
-            )
-        except ResponseError as exc:
-            if "NOGROUP" in str(exc):
-                return None
-            raise
-        streams_read = cast("list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None", reply)
-        entries = {bytes(name): found for name, found in streams_read or []}
-        return [
-            Taken(stream, entry_id, fields[b"message"], int(fields.get(b"deliveries", b"0")) + 1)
-            for stream in streams
-            for entry_id, fields in entries.get(stream.name.encode(), [])
-            if fields  # an entry deleted since it was added has none (not among new ones)
-        ]
-
-    async def ensure_groups(self, streams: Sequence[Stream]) -> None:
-        """Create the group on every stream that lacks it, at the stream's start (an empty stream
-        where there is none), so that one blocking read may name them all."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for stream in streams:
-                pipe.xgroup_create(stream.name, self.group, id="0", mkstream=True)
-            replies = await pipe.execute(raise_on_error=False)
-        for reply in replies:
-            if isinstance(reply, Exception) and "BUSYGROUP" not in str(reply):
-                raise reply
 
     async def wait_for_more(self, streams: Sequence[Stream], tails: Sequence[bytes], block_ms: int) -> None:
         """Return once a stream has an entry past its tail, or after `block_ms`."""

@@ -42,9 +42,7 @@ class RedisStreamsQueue:
     of the consumed keys highest level first, reclaims entries left pending by a dead consumer
     (idle for `claim_idle_ms`, counted by their `times_delivered`), then reads new ones, never
     taking more than the consumer's free prefetch. With nothing to take, the consumer blocks in
-    one `XREADGROUP` on its streams for up to `block_ms`, which takes a message as soon as one
-    is published (its groups are made first where a stream lacks one: an empty stream is made
-    for a level never used).
+    `XREAD` on the streams' last ids for up to `block_ms`, so it wakes as soon as one grows.
 
     An ack deletes the entry (so a stream holds only live messages and `max_stream_length`
     bounds the backlog: `publish` raises `Unavailable` when a stream is full). A requeue adds a
@@ -103,7 +101,6 @@ class RedisStreamsQueue:
             clock=self._clock,
             block_ms=block_ms,
             claim_idle_ms=claim_idle_ms,
-            max_deliveries=max_deliveries,
             closed=self._closed.is_set,
             unless_closed=self._unless_closed,
         )
