@@ -27,7 +27,7 @@ _MAX_RETRY_SECONDS = 30.0
 class PostgresKeyChanges:
     """A service that tells `on_change` which API key changed, as soon as its change commits.
 
-    `on_change(key_id)` names a key revoked, deleted, or whose expiry or role changed;
+    `on_change(key_id)` names a key revoked, deleted, or whose expiry, role or hash changed;
     `on_change(None)` says any key may have changed unseen: at every start of listening (before
     the LISTEN took effect nothing was heard), so a caller that forgets every key it remembers
     then misses nothing. When the connection is lost it is opened again, with a pause that
