@@ -5,7 +5,7 @@
 A throwaway cluster (`scheduler_cluster.Cluster`: api and one dispatcher on PostgreSQL and Redis;
 no worker, so triggered runs wait queued) answers `requests` of each kind in turn:
 `GET /tasks/{id}` (authentication and one read) and `POST /tasks/{id}/trigger` (authentication,
-the task read, the run stored and the audit entry stored, each write committed). For each: the
+the task read, the run and its audit entry stored in one committed statement). For each: the
 client's time per request, and the API process's CPU per request (utime + stime from /proc).
 """
 

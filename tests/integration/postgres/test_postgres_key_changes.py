@@ -16,18 +16,10 @@ from scheduler_errors import Unauthenticated
 from scheduler_infrastructure import PostgresApiKeyRepository, PostgresDatabase, PostgresKeyChanges
 from scheduler_infrastructure.postgres.key_changes import CHANNEL
 from scheduler_infrastructure.postgres.wakeup import schema_channel
-from scheduler_testing import FakeClock
+from scheduler_testing import FakeClock, eventually
 from tests.integration.postgres.server import admin_connection
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
@@ -44,7 +36,7 @@ async def listening(
     changes = PostgresKeyChanges(db=db, on_change=on_change)
     running = asyncio.create_task(changes.run())
     try:
-        await eventually(lambda: heard == [None], "the listener to start listening")
+        await eventually(lambda: heard == [None])  # the listener to start listening
         yield changes
     finally:
         changes.stop()
@@ -59,7 +51,7 @@ async def test_a_revoked_key_is_announced_by_its_id(db: PostgresDatabase) -> Non
 
     async with listening(db, heard):
         await keys.revoke(issued.key.id, T0)
-        await eventually(lambda: heard == [None, issued.key.id], "the revocation to be heard")
+        await eventually(lambda: heard == [None, issued.key.id])  # the revocation to be heard
 
 
 async def test_a_change_of_trust_by_hand_is_announced_and_no_other_write(db: PostgresDatabase) -> None:
@@ -77,7 +69,7 @@ async def test_a_change_of_trust_by_hand_is_announced_and_no_other_write(db: Pos
             )
             await session.execute("DELETE FROM api_keys WHERE id = %(id)s", {"id": second.key.id})
         await keys.revoke(last.key.id, T0)  # the last change: once heard, the others were
-        await eventually(lambda: heard[-1] == last.key.id, "the last change to be heard")
+        await eventually(lambda: heard[-1] == last.key.id)  # the last change to be heard
 
     assert heard == [None, first.key.id, second.key.id, last.key.id]
 
@@ -95,7 +87,7 @@ async def test_another_process_stops_trusting_a_revoked_key_at_once(db: Postgres
         await there.authenticate(issued.secret)
         assert there.key_lookups == {"cached": 1, "read": 2}  # the start of listening forgot it
         await here.revoke(issued.key.id)
-        await eventually(lambda: issued.key.id in heard, "the revocation to be heard")
+        await eventually(lambda: issued.key.id in heard)  # the revocation to be heard
 
         with pytest.raises(Unauthenticated):
             await there.authenticate(issued.secret)
@@ -115,9 +107,9 @@ async def test_changes_by_hand_from_another_search_path_and_a_truncate_are_heard
 
     async with listening(db, heard), await admin_connection() as admin:  # search path: public
         await admin.execute(f"UPDATE {schema}.api_keys SET revoked_at = now() WHERE id = %s", [issued.key.id])
-        await eventually(lambda: heard[-1] == issued.key.id, "the revocation by hand to be heard")
+        await eventually(lambda: heard[-1] == issued.key.id)  # the revocation by hand to be heard
         await admin.execute(f"TRUNCATE {schema}.api_keys")
-        await eventually(lambda: len(heard) == 3, "the truncation to be heard")
+        await eventually(lambda: len(heard) == 3)  # the truncation to be heard
 
     assert heard == [None, issued.key.id, None]
 
@@ -142,11 +134,7 @@ async def test_the_pause_after_a_loss_starts_short_again_once_listening(
     async with listening(db, heard):
         for losses in (1, 2):
             await kill_listener(db)
-            await eventually(
-                lambda starts=1 + 2 * losses: heard.count(None) == starts,
-                "the loss and a new start",
-                timeout=10,
-            )
+            await eventually(lambda starts=1 + 2 * losses: heard.count(None) == starts, within=10)
 
     pauses = [
         record.retry_in for record in caplog.records if record.getMessage().startswith("API key changes")
@@ -162,9 +150,9 @@ async def test_a_lost_connection_forgets_everything_and_listens_again(db: Postgr
 
     async with listening(db, heard):
         await kill_listener(db)
-        await eventually(lambda: heard.count(None) == 3, "the loss and the new start to be told", timeout=10)
+        await eventually(lambda: heard.count(None) == 3, within=10)  # the loss, then a new start
         await keys.revoke(issued.key.id, T0)
-        await eventually(lambda: heard[-1] == issued.key.id, "a revocation after the loss to be heard")
+        await eventually(lambda: heard[-1] == issued.key.id)  # a revocation after the loss to be heard
 
 
 async def test_stop_ends_the_listener_promptly(db: PostgresDatabase) -> None:

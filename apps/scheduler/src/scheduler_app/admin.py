@@ -52,11 +52,12 @@ async def list_api_keys(config: AppConfig) -> list[ApiKey]:
 async def revoke_api_key(config: AppConfig, key_id: int) -> tuple[ApiKey, bool]:
     """Revoke a key of the configured database now; returns it, and whether it was revoked
     already (it keeps the time it was first revoked). `NotFound` for an unknown id."""
+    clock = SystemClock()
     async with _api_keys(config) as keys:
-        before = {key.id: key for key in await keys.all()}.get(key_id)
-        await AccessControl(keys=keys, clock=SystemClock()).revoke(key_id)
-        after = next(key for key in await keys.all() if key.id == key_id)
-        return after, before is not None and before.revoked_at is not None
+        now = clock.now()
+        await AccessControl(keys=keys, clock=clock).revoke(key_id)
+        key = next(key for key in await keys.all() if key.id == key_id)
+        return key, key.revoked_at is not None and key.revoked_at < now  # kept from before
 
 
 def key_table(keys: list[ApiKey]) -> str:
